@@ -1,0 +1,80 @@
+# ACME telemetry platform: every entry point a user or CI needs.
+# `make help` lists the targets.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON_BOOT ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+OUT         := cdktf.out
+STACKS      := network msk data-lake data-gen dashboard
+BUILD       := build
+
+# Offline provider installs: the directory of a local provider mirror. Detected on machines
+# that have one at /opt/tf-plugins; empty elsewhere, so Terraform uses the public registry.
+TF_PLUGIN_DIR ?= $(wildcard /opt/tf-plugins)
+# Optional directory of Lambda dependency wheels, for packaging without PyPI.
+ACME_WHEEL_DIR ?=
+
+TF_CLI_CONFIG := $(abspath $(BUILD)/terraform.rc)
+export CHECKPOINT_DISABLE := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDKTF_HOME := $(abspath $(BUILD)/cdktf-home)
+export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(abspath $(BUILD)/jsii-cache)
+export ACME_WHEEL_DIR
+ifneq ($(strip $(TF_PLUGIN_DIR)),)
+export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
+endif
+
+.PHONY: help venv packages synth validate lint test deploy clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed ## Create the virtual environment with the pinned packages
+
+$(TF_CLI_CONFIG):
+	@mkdir -p $(dir $@)
+	@printf 'provider_installation {\n  filesystem_mirror {\n    path    = "%s"\n    include = ["registry.terraform.io/hashicorp/*"]\n  }\n  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }\n}\n' "$(TF_PLUGIN_DIR)" > $@
+
+packages: venv ## Build the reproducible Lambda zips into build/lambda
+	$(PY) -m modules.packaging build --handlers-root handlers \
+		--contract contracts/telemetry_event.json --build-dir $(BUILD)/lambda \
+		$(if $(ACME_WHEEL_DIR),--wheel-dir $(ACME_WHEEL_DIR))
+
+synth: packages ## Synthesize every stack into cdktf.out/
+	$(PY) main.py
+	@echo "synthesized: $$(ls $(OUT)/stacks | tr '\n' ' ')"
+
+validate: synth $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## terraform init -backend=false + validate in every stack
+	@for stack in $(STACKS); do \
+		echo "== $$stack"; \
+		terraform -chdir=$(OUT)/stacks/$$stack init -backend=false -input=false -no-color >/dev/null; \
+		terraform -chdir=$(OUT)/stacks/$$stack validate -no-color; \
+	done
+
+lint: venv ## ruff and mypy over the whole tree
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+test: lint $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Lint, then the whole test suite
+	$(PY) -m pytest
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+deploy: synth node_modules/.package-lock.json $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## cdktf deploy every stack to the AWS account of your credentials
+	npx --no-install cdktf deploy '*' --skip-synth --auto-approve --outputs-file $(BUILD)/outputs.json \
+		$(if $(strip $(TF_PLUGIN_DIR)),--skip-provider-lock)
+
+clean: ## Remove generated files (keeps .venv and node_modules)
+	rm -rf $(OUT) $(BUILD)

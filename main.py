@@ -1,0 +1,72 @@
+"""Synthesizes the ACME telemetry platform: five stacks, each with its own state.
+
+Configuration comes from the environment (see platform_config/load.py); stacks are wired
+only by their declared outputs, read downstream through remote state.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cdktf import App
+
+from platform_config import PlatformConfig, load_config, load_contract
+from stacks.base import PackagingSettings, StackContext
+from stacks.dashboard import DashboardStack, DashboardStackProps
+from stacks.data_gen import DataGenStack, DataGenStackProps
+from stacks.data_lake import DataLakeStack, DataLakeStackProps
+from stacks.msk import MskStack, MskStackProps
+from stacks.network import NetworkStack, NetworkStackProps
+
+ROOT = Path(__file__).resolve().parent
+
+
+def stack_context(config: PlatformConfig, wheel_dir: str | None) -> StackContext:
+    return StackContext(
+        environment=config.environment,
+        region=config.region,
+        name_prefix=config.name_prefix,
+        state=config.state,
+        emulator=config.emulator,
+        default_tags=tuple(sorted(config.default_tags.items())),
+        packaging=PackagingSettings(
+            handlers_root=ROOT / "handlers",
+            contract_path=ROOT / "contracts" / "telemetry_event.json",
+            build_dir=ROOT / "build" / "lambda",
+            wheel_dir=Path(wheel_dir) if wheel_dir else None,
+        ),
+    )
+
+
+def build_app(config: PlatformConfig, app: App, wheel_dir: str | None = None) -> App:
+    context = stack_context(config, wheel_dir)
+    # Dev data may be thrown away with its stack; prod buckets refuse to be destroyed full.
+    disposable = config.environment != "prod"
+
+    network = NetworkStack(app, NetworkStackProps(context, config.network))
+    msk = MskStack(app, MskStackProps(context, config.msk, config.lambdas, config.topic_name,
+                                      force_destroy_buckets=disposable))
+    data_lake = DataLakeStack(app, DataLakeStackProps(context, config.data_lake,
+                                                      load_contract(), disposable))
+    data_gen = DataGenStack(app, DataGenStackProps(context, config.lambdas, config.firehose))
+    dashboard = DashboardStack(app, DashboardStackProps(context, config.dashboard,
+                                                        config.lambdas))
+
+    # Remote state carries the values; these edges give `cdktf deploy '*'` its order.
+    msk.add_dependency(network)
+    data_lake.add_dependency(msk)
+    data_gen.add_dependency(data_lake)
+    dashboard.add_dependency(data_lake)
+    return app
+
+
+def main() -> None:
+    config = load_config(os.environ)
+    app = App()
+    build_app(config, app, wheel_dir=os.environ.get("ACME_WHEEL_DIR"))
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

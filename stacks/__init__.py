@@ -1,0 +1,1 @@
+"""The platform's five stacks. Each has its own state and shares values only as outputs."""

@@ -1,0 +1,239 @@
+"""What every platform stack shares: provider, state backend, remote-state reads, outputs.
+
+A stack never receives another stack's Python objects. It reads upstream values through
+``read_upstream`` (a ``terraform_remote_state`` data source over the upstream stack's state)
+and publishes its own through ``export`` (a documented ``TerraformOutput``), so the
+synthesized JSON holds no ``cross-stack-output-*`` references and every stack can be planned
+and applied on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cdktf import (
+    DataTerraformRemoteStateLocal,
+    DataTerraformRemoteStateS3,
+    LocalBackend,
+    S3Backend,
+    TerraformOutput,
+    TerraformRemoteState,
+    TerraformStack,
+)
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderEndpoints
+from constructs import Construct
+
+from modules.lambda_package import LambdaPackage, LambdaPackageProps
+from platform_config.model import EmulatorSettings, LambdaSettings, StateSettings
+
+from .outputs import Output, OutputContract
+
+# Every AWS API the stacks call; pointed at the emulator in local mode.
+EMULATED_SERVICES = (
+    "apigatewayv2", "athena", "cloudwatch", "cloudwatchlogs", "dynamodb", "ec2", "events",
+    "firehose", "glue", "iam", "kafka", "lambda_", "s3", "sqs", "sts",
+)  # fmt: skip
+
+# Emulator credentials: moto accepts any key; these never reach AWS.
+EMULATOR_ACCESS_KEY = "testing"
+EMULATOR_SECRET_KEY = "testing"  # noqa: S105 - a placeholder the emulator accepts
+
+
+@dataclass(frozen=True)
+class PackagingSettings:
+    """Where Lambda packages come from: handler folders, the contract, a build cache."""
+
+    handlers_root: Path
+    contract_path: Path
+    build_dir: Path
+    wheel_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("handlers_root", "contract_path"):
+            if not getattr(self, name).exists():
+                raise ValueError(f"PackagingSettings.{name}: {getattr(self, name)} is missing")
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """What each stack needs to know about where and how it is deployed."""
+
+    environment: str
+    region: str
+    name_prefix: str
+    state: StateSettings
+    emulator: EmulatorSettings
+    default_tags: tuple[tuple[str, str], ...]
+    packaging: PackagingSettings
+
+    def __post_init__(self) -> None:
+        if not self.name_prefix.endswith(f"-{self.environment}"):
+            raise ValueError(
+                f"StackContext.name_prefix {self.name_prefix!r} must end with the environment "
+                f"name '-{self.environment}' so environments never share resource names"
+            )
+
+    def state_key(self, stack_name: str) -> str:
+        return f"{self.state.key_prefix}/{self.environment}/{stack_name}.tfstate"
+
+    def local_state_path(self, stack_name: str) -> str:
+        # Relative to cdktf.out/stacks/<stack>/, where Terraform runs: no absolute path is
+        # written into the synthesized JSON.
+        return f"../../../{self.state.local_dir}/{self.environment}/{stack_name}.tfstate"
+
+
+class PlatformStack(TerraformStack):
+    """Base class: one Terraform state per stack, shared only through declared outputs."""
+
+    contract: type[OutputContract]
+
+    def __init__(self, scope: Construct, context: StackContext) -> None:
+        stack_name = self.contract.stack_name
+        super().__init__(scope, stack_name)
+        self.context = context
+        self.stack_name = stack_name
+        self._exported: set[str] = set()
+        self._configure_provider()
+        self._configure_backend()
+        self.caller = DataAwsCallerIdentity(self, "caller")
+        self.partition = DataAwsPartition(self, "partition")
+
+    # -- identity helpers -------------------------------------------------------------------
+    @property
+    def account_id(self) -> str:
+        return self.caller.account_id
+
+    def arn(self, service: str, resource: str, region: bool = True, account: bool = True) -> str:
+        """An ARN in this stack's partition, region and account."""
+        region_part = self.context.region if region else ""
+        account_part = self.account_id if account else ""
+        return f"arn:{self.partition.partition}:{service}:{region_part}:{account_part}:{resource}"
+
+    def global_name(self, role: str) -> str:
+        """A globally unique name (S3 buckets): prefix, role, account id and region."""
+        return f"{self.context.name_prefix}-{role}-{self.account_id}-{self.context.region}"
+
+    def name(self, suffix: str) -> str:
+        return f"{self.context.name_prefix}-{suffix}"
+
+    def package(self, function: str, lambdas: LambdaSettings) -> LambdaPackage:
+        """The reproducible deployment package of ``handlers/<function>``."""
+        packaging = self.context.packaging
+        return LambdaPackage(
+            self,
+            f"package-{function}",
+            LambdaPackageProps(
+                function=function,
+                handlers_root=packaging.handlers_root,
+                contract_path=packaging.contract_path,
+                build_dir=packaging.build_dir,
+                wheel_dir=packaging.wheel_dir,
+                python_version=lambdas.runtime.removeprefix("python"),
+                architecture=lambdas.architecture,
+            ),
+        )
+
+    # -- provider and backend ---------------------------------------------------------------
+    def _configure_provider(self) -> None:
+        settings: dict[str, Any] = {
+            "region": self.context.region,
+            "default_tags": [{"tags": dict(self.context.default_tags)}],
+        }
+        endpoint = self.context.emulator.endpoint_url
+        if endpoint:
+            settings.update(
+                access_key=EMULATOR_ACCESS_KEY,
+                secret_key=EMULATOR_SECRET_KEY,
+                skip_credentials_validation=True,
+                skip_metadata_api_check="true",
+                s3_use_path_style=True,
+                # The emulator answers 500 for what it lacks; default retries hang for minutes.
+                max_retries=1,
+                endpoints=[AwsProviderEndpoints(**dict.fromkeys(EMULATED_SERVICES, endpoint))],
+            )
+        AwsProvider(self, "aws", **settings)
+
+    def _backend_settings(self, stack_name: str) -> dict[str, Any]:
+        state = self.context.state
+        settings: dict[str, Any] = {
+            "bucket": state.bucket,
+            "key": self.context.state_key(stack_name),
+            "region": state.region,
+            "encrypt": True,
+        }
+        endpoint = self.context.emulator.endpoint_url
+        if endpoint:
+            settings.update(
+                endpoints={"s3": endpoint, "sts": endpoint},
+                use_path_style=True,
+                skip_credentials_validation=True,
+                skip_requesting_account_id=True,
+                skip_metadata_api_check=True,
+                access_key=EMULATOR_ACCESS_KEY,
+                secret_key=EMULATOR_SECRET_KEY,
+            )
+        return settings
+
+    def _configure_backend(self) -> None:
+        if self.context.state.backend == "local":
+            LocalBackend(self, path=self.context.local_state_path(self.stack_name))
+            return
+        S3Backend(self, **self._backend_settings(self.stack_name))
+        # S3-native state locking (Terraform >= 1.10); cdktf 0.21's S3Backend lacks the field.
+        self.add_override("terraform.backend.s3.use_lockfile", True)
+
+    # -- the outputs contract ---------------------------------------------------------------
+    def read_upstream(self, contract: type[OutputContract]) -> UpstreamState:
+        """Remote-state reader for an upstream stack's declared outputs."""
+        construct_id = f"upstream-{contract.stack_name}"
+        remote: TerraformRemoteState
+        if self.context.state.backend == "local":
+            remote = DataTerraformRemoteStateLocal(
+                self, construct_id, path=self.context.local_state_path(contract.stack_name)
+            )
+        else:
+            remote = DataTerraformRemoteStateS3(
+                self, construct_id, **self._backend_settings(contract.stack_name)
+            )
+        return UpstreamState(contract, remote)
+
+    def export(self, output: Output, value: Any) -> None:
+        if output not in self.contract.outputs():
+            raise ValueError(f"{self.stack_name}: {output.name!r} is not in its output contract")
+        TerraformOutput(
+            self,
+            output.name,
+            value=value,
+            description=output.description,
+            sensitive=output.sensitive,
+        )
+        self._exported.add(output.name)
+
+    def check_contract(self) -> None:
+        """Fail synth if a declared output was never exported (the contract must be whole)."""
+        missing = sorted({o.name for o in self.contract.outputs()} - self._exported)
+        if missing:
+            raise ValueError(f"{self.stack_name}: declared outputs not exported: {missing}")
+
+
+class UpstreamState:
+    """Typed access to one upstream stack's outputs, by their declared contract."""
+
+    def __init__(self, contract: type[OutputContract], remote: TerraformRemoteState) -> None:
+        self.contract = contract
+        self.remote = remote
+
+    def _check(self, output: Output) -> str:
+        if output not in self.contract.outputs():
+            raise ValueError(f"{output.name!r} is not an output of {self.contract.stack_name}")
+        return output.name
+
+    def string(self, output: Output) -> str:
+        return self.remote.get_string(self._check(output))
+
+    def strings(self, output: Output) -> list[str]:
+        return self.remote.get_list(self._check(output))

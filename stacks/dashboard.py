@@ -1,0 +1,188 @@
+"""Dashboard stack: a WebSocket API that pushes live telemetry to browsers.
+
+MSK --event source mapping--> consumer Lambda --@connections--> every open WebSocket.
+Connections live in DynamoDB with a TTL, so a client that vanishes without $disconnect
+is forgotten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.apigatewayv2_api import Apigatewayv2Api
+from cdktf_cdktf_provider_aws.apigatewayv2_integration import Apigatewayv2Integration
+from cdktf_cdktf_provider_aws.apigatewayv2_route import Apigatewayv2Route
+from cdktf_cdktf_provider_aws.apigatewayv2_route_response import Apigatewayv2RouteResponse
+from cdktf_cdktf_provider_aws.apigatewayv2_stage import Apigatewayv2Stage
+from cdktf_cdktf_provider_aws.dynamodb_table import DynamodbTable
+from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMapping
+from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
+from constructs import Construct
+
+from modules.iam import Allow
+from modules.lambda_function import PythonFunction, PythonFunctionProps
+from platform_config.model import DashboardSettings, LambdaSettings
+
+from .base import PlatformStack, StackContext
+from .kafka_arns import KafkaArns
+from .outputs import DashboardOutputs, MskOutputs
+
+# What Lambda's MSK event poller needs besides the ENI actions every VPC function gets.
+MSK_POLLER_NETWORK = ("ec2:DescribeVpcs", "ec2:DescribeSecurityGroups")
+
+
+@dataclass(frozen=True)
+class DashboardStackProps:
+    context: StackContext
+    dashboard: DashboardSettings
+    lambdas: LambdaSettings
+
+
+class DashboardStack(PlatformStack):
+    contract = DashboardOutputs
+
+    def __init__(self, scope: Construct, props: DashboardStackProps) -> None:
+        super().__init__(scope, props.context)
+        msk = self.read_upstream(MskOutputs)
+        settings, lambdas = props.dashboard, props.lambdas
+        cluster_arn = msk.string(MskOutputs.CLUSTER_ARN)
+        arns = KafkaArns(
+            cluster_arn=cluster_arn, partition=self.partition.partition,
+            region=self.context.region, account_id=self.account_id,
+            cluster_name=msk.string(MskOutputs.CLUSTER_NAME),
+            cluster_uuid=msk.string(MskOutputs.CLUSTER_UUID),
+        )
+        common = {
+            "runtime": lambdas.runtime,
+            "architecture": lambdas.architecture,
+            "log_retention_days": lambdas.log_retention_days,
+            "log_group_arn_prefix": self.arn("logs", "log-group:"),
+        }
+
+        table = DynamodbTable(
+            self, "connections",
+            name=self.name("ws-connections"),
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="connectionId",
+            attribute=[{"name": "connectionId", "type": "S"}],
+            ttl={"attribute_name": "ttl", "enabled": True},
+            server_side_encryption={"enabled": True},
+        )
+        api = Apigatewayv2Api(
+            self, "websocket-api", name=self.name("live"), protocol_type="WEBSOCKET",
+            route_selection_expression="$request.body.action",
+            description="Live telemetry for the dashboard",
+        )
+        stage = Apigatewayv2Stage(
+            self, "stage", api_id=api.id, name=settings.stage_name, auto_deploy=True,
+            default_route_settings={"throttling_burst_limit": 500, "throttling_rate_limit": 100},
+        )
+        connections_arn = f"{api.execution_arn}/{settings.stage_name}/POST/@connections/*"
+
+        websocket_functions = []
+        for route_key, handler, actions in (
+            ("$connect", "ws_connect", ("dynamodb:PutItem",)),
+            ("$disconnect", "ws_disconnect", ("dynamodb:DeleteItem",)),
+            ("$default", "ws_default", ()),
+        ):
+            short = handler.replace("_", "-")
+            environment = {"CONNECTIONS_TABLE": table.name}
+            if handler == "ws_connect":
+                environment["CONNECTION_TTL_SECONDS"] = str(settings.connection_ttl_seconds)
+            function = PythonFunction(
+                self, short,
+                PythonFunctionProps(
+                    function_name=self.name(short),
+                    description=f"WebSocket {route_key} route",
+                    code=self.package(handler, lambdas),
+                    memory_mb=lambdas.websocket_memory_mb,
+                    timeout_seconds=29,  # API Gateway's integration timeout
+                    environment=environment,
+                    statements=(Allow("Connections", actions, (table.arn,)),) if actions else (),
+                    **common,
+                ),
+            )
+            websocket_functions.append(function)
+            integration = Apigatewayv2Integration(
+                self, f"{short}-integration", api_id=api.id, integration_type="AWS_PROXY",
+                integration_uri=function.invoke_arn, integration_method="POST",
+            )
+            route = Apigatewayv2Route(
+                self, f"{short}-route", api_id=api.id, route_key=route_key,
+                target=f"integrations/{integration.id}",
+                # $default answers the client (pong or a clear error): a two-way route.
+                route_response_selection_expression="$default"
+                if route_key == "$default" else None,
+            )
+            if route_key == "$default":
+                Apigatewayv2RouteResponse(self, "default-route-response", api_id=api.id,
+                                          route_id=route.id, route_response_key="$default")
+            LambdaPermission(
+                self, f"{short}-invoke", statement_id="AllowApiGatewayInvoke",
+                action="lambda:InvokeFunction", function_name=function.function_name,
+                principal="apigateway.amazonaws.com",
+                source_arn=f"{api.execution_arn}/{settings.stage_name}/{route_key}",
+            )
+
+        consumer = PythonFunction(
+            self, "consumer",
+            PythonFunctionProps(
+                function_name=self.name("consumer"),
+                description="Broadcasts telemetry from MSK to the open WebSocket connections",
+                code=self.package("consumer", lambdas),
+                memory_mb=lambdas.consumer_memory_mb,
+                timeout_seconds=lambdas.timeout_seconds,
+                environment={
+                    "CONNECTIONS_TABLE": table.name,
+                    "WEBSOCKET_CALLBACK_URL": (
+                        f"https://{api.id}.execute-api.{self.context.region}."
+                        f"{self.partition.dns_suffix}/{settings.stage_name}"
+                    ),
+                },
+                statements=(
+                    Allow("ReadConnections", ("dynamodb:Scan", "dynamodb:DeleteItem"),
+                          (table.arn,)),
+                    Allow("PostToConnections", ("execute-api:ManageConnections",),
+                          (connections_arn,)),
+                    Allow("EventSourceCluster",
+                          ("kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers",
+                           "kafka-cluster:Connect",
+                           "kafka-cluster:DescribeClusterDynamicConfiguration"),
+                          (cluster_arn,)),
+                    Allow("EventSourceTopic",
+                          ("kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"),
+                          (msk.string(MskOutputs.TOPIC_ARN),)),
+                    Allow("EventSourceGroup",
+                          ("kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"),
+                          (arns.group(settings.consumer_group_id),)),
+                    # The event poller runs in the cluster's subnets: AWS allows no narrower
+                    # resource than "*" for these.
+                    Allow("EventSourceNetwork",
+                          ("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
+                           "ec2:DeleteNetworkInterface", "ec2:DescribeSubnets",
+                           *MSK_POLLER_NETWORK),
+                          ("*",)),
+                ),
+                **common,
+            ),
+        )
+        LambdaEventSourceMapping(
+            self, "consumer-source",
+            function_name=consumer.arn,
+            event_source_arn=cluster_arn,
+            topics=[msk.string(MskOutputs.TOPIC_NAME)],
+            starting_position=settings.starting_position,
+            batch_size=settings.consumer_batch_size,
+            amazon_managed_kafka_event_source_config={
+                "consumer_group_id": settings.consumer_group_id,
+            },
+            depends_on=[consumer],
+        )
+
+        out = DashboardOutputs
+        self.export(out.WEBSOCKET_URL, stage.invoke_url)
+        self.export(out.WEBSOCKET_API_ID, api.id)
+        self.export(out.CONNECTIONS_TABLE, table.name)
+        self.export(out.CONSUMER_FUNCTION, consumer.function_name)
+        self.export(out.WEBSOCKET_FUNCTION_NAMES, [f.function_name for f in websocket_functions])
+        self.check_contract()

@@ -1,0 +1,182 @@
+"""Data lake stack: the telemetry bucket, the Glue catalog and Athena.
+
+The Glue table uses partition projection whose template matches the Firehose prefix
+(``telemetry/year=YYYY/month=MM/day=DD/hour=HH/``), so Athena sees each new hour of data
+without crawlers or ``MSCK REPAIR TABLE``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.athena_named_query import AthenaNamedQuery
+from cdktf_cdktf_provider_aws.athena_workgroup import AthenaWorkgroup
+from cdktf_cdktf_provider_aws.glue_catalog_database import GlueCatalogDatabase
+from cdktf_cdktf_provider_aws.glue_catalog_table import GlueCatalogTable
+from constructs import Construct
+
+from modules.secure_bucket import Lifecycle, SecureBucket, SecureBucketProps
+from platform_config.contract import TelemetryContract
+from platform_config.model import DataLakeSettings
+
+from .base import PlatformStack, StackContext
+from .outputs import DataLakeOutputs
+
+DATA_PREFIX = "telemetry/"
+PARTITION_KEYS = ("year", "month", "day", "hour")
+
+
+def named_queries(database: str, table: str) -> dict[str, tuple[str, str]]:
+    """The README's three queries: name -> (description, SQL)."""
+    source = f"{database}.{table}"
+    return {
+        "events-by-type": (
+            "Count events by type for one month",
+            f"SELECT event_type, COUNT(*) AS count\nFROM {source}\n"
+            "WHERE year = '2026' AND month = '01'\nGROUP BY event_type;",
+        ),
+        "top-titles-by-watch-time": (
+            "Top ten titles by total watch time in a year",
+            "SELECT title_id, title_type, SUM(watch_duration_seconds) AS total_watch_time\n"
+            f"FROM {source}\nWHERE year = '2026'\nGROUP BY title_id, title_type\n"
+            "ORDER BY total_watch_time DESC\nLIMIT 10;",
+        ),
+        "device-distribution": (
+            "Sessions started per device type",
+            f"SELECT device_type, COUNT(*) AS sessions\nFROM {source}\n"
+            "WHERE event_type = 'start'\nGROUP BY device_type;",
+        ),
+    }
+
+
+def projection_parameters(bucket_name: str, start_year: int) -> dict[str, str]:
+    """Glue table parameters for partition projection over the Firehose prefix layout."""
+    template = f"s3://{bucket_name}/{DATA_PREFIX}" + "".join(
+        # "$${" is a literal "${" in Terraform: Athena fills these in, not Terraform.
+        f"{key}=$${{{key}}}/" for key in PARTITION_KEYS
+    )
+    two_digits = {"type": "integer", "digits": "2"}
+    return {
+        "projection.enabled": "true",
+        # Bounded by NOW, so a query without a year filter plans only years that exist.
+        "projection.year.type": "date",
+        "projection.year.format": "yyyy",
+        "projection.year.range": f"{start_year},NOW",
+        "projection.year.interval": "1",
+        "projection.year.interval.unit": "YEARS",
+        **{f"projection.month.{k}": v for k, v in {**two_digits, "range": "1,12"}.items()},
+        **{f"projection.day.{k}": v for k, v in {**two_digits, "range": "1,31"}.items()},
+        **{f"projection.hour.{k}": v for k, v in {**two_digits, "range": "0,23"}.items()},
+        "storage.location.template": template,
+    }
+
+
+@dataclass(frozen=True)
+class DataLakeStackProps:
+    context: StackContext
+    data_lake: DataLakeSettings
+    contract: TelemetryContract
+    force_destroy_buckets: bool
+
+    def __post_init__(self) -> None:
+        if len(self.contract.fields) == 0:
+            raise ValueError("DataLakeStackProps.contract has no fields")
+
+
+class DataLakeStack(PlatformStack):
+    contract = DataLakeOutputs
+
+    def __init__(self, scope: Construct, props: DataLakeStackProps) -> None:
+        super().__init__(scope, props.context)
+        settings = props.data_lake
+
+        data = SecureBucket(
+            self, "data-bucket",
+            SecureBucketProps(
+                bucket_name=self.global_name("data"),
+                lifecycle=Lifecycle(
+                    transitions=((settings.infrequent_access_after_days, "STANDARD_IA"),
+                                 (settings.glacier_after_days, "GLACIER")),
+                    expire_noncurrent_days=settings.noncurrent_version_expiry_days,
+                    abort_incomplete_upload_days=settings.abort_incomplete_upload_days,
+                ),
+                force_destroy=props.force_destroy_buckets,
+            ),
+        )
+        results = SecureBucket(
+            self, "athena-results-bucket",
+            SecureBucketProps(
+                bucket_name=self.global_name("athena-results"),
+                lifecycle=Lifecycle(
+                    expire_current_days=settings.athena_results_expiry_days,
+                    expire_noncurrent_days=1,
+                    abort_incomplete_upload_days=settings.abort_incomplete_upload_days,
+                ),
+                force_destroy=True,  # query results are disposable
+            ),
+        )
+
+        database = GlueCatalogDatabase(
+            self, "database", name=settings.database_name,
+            description="ACME video streaming telemetry",
+        )
+        table = GlueCatalogTable(
+            self, "events-table",
+            database_name=database.name,
+            name=settings.table_name,
+            description="Video streaming telemetry events (GZIP JSON lines from Firehose)",
+            table_type="EXTERNAL_TABLE",
+            parameters={
+                "classification": "json",
+                "compressionType": "gzip",
+                "typeOfData": "file",
+                **projection_parameters(data.name, settings.projection_start_year),
+            },
+            partition_keys=[{"name": key, "type": "string"} for key in PARTITION_KEYS],
+            storage_descriptor={
+                "location": f"s3://{data.name}/{DATA_PREFIX}",
+                "input_format": "org.apache.hadoop.mapred.TextInputFormat",
+                "output_format":
+                    "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                "ser_de_info": {
+                    "serialization_library": "org.openx.data.jsonserde.JsonSerDe",
+                    "parameters": {"serialization.format": "1"},
+                },
+                "columns": [
+                    {"name": f.name, "type": f.type, "comment": f.description}
+                    for f in props.contract.fields
+                ],
+            },
+        )
+
+        workgroup = AthenaWorkgroup(
+            self, "workgroup",
+            name=self.name("analytics"),
+            description="Queries over the telemetry data lake",
+            state="ENABLED",
+            force_destroy=True,
+            configuration={
+                "enforce_workgroup_configuration": True,
+                "publish_cloudwatch_metrics_enabled": True,
+                "result_configuration": {
+                    "output_location": f"s3://{results.name}/results/",
+                    "encryption_configuration": {"encryption_option": "SSE_S3"},
+                },
+            },
+        )
+        for query_name, (description, sql) in named_queries(
+            settings.database_name, settings.table_name).items():
+            AthenaNamedQuery(
+                self, f"query-{query_name}", name=query_name, description=description,
+                database=database.name, workgroup=workgroup.name, query=sql,
+            )
+
+        out = DataLakeOutputs
+        self.export(out.BUCKET_NAME, data.name)
+        self.export(out.BUCKET_ARN, data.arn)
+        self.export(out.DATA_PREFIX, DATA_PREFIX)
+        self.export(out.GLUE_DATABASE, database.name)
+        self.export(out.GLUE_TABLE, table.name)
+        self.export(out.ATHENA_WORKGROUP, workgroup.name)
+        self.export(out.ATHENA_RESULTS_BUCKET, results.name)
+        self.check_contract()

@@ -1,0 +1,57 @@
+"""Shared fixtures. The expensive one is the synth: it runs once per test session."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK_NAMES = ("network", "msk", "data-lake", "data-gen", "dashboard")
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("CHECKPOINT_DISABLE", "1")
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    outdir: Path
+    json_text: dict[str, str]
+
+    def stack(self, name: str) -> dict[str, Any]:
+        return json.loads(self.json_text[name])
+
+    def resources(self, name: str, resource_type: str) -> dict[str, dict[str, Any]]:
+        return self.stack(name).get("resource", {}).get(resource_type, {})
+
+    def one(self, name: str, resource_type: str) -> dict[str, Any]:
+        found = self.resources(name, resource_type)
+        assert len(found) == 1, f"{name}: expected one {resource_type}, found {list(found)}"
+        return next(iter(found.values()))
+
+
+def synthesize(outdir: Path, environ: dict[str, str]) -> Synthesized:
+    # Imported here: loading the provider bindings costs seconds, and only synth needs them.
+    from cdktf import App
+
+    from main import build_app
+    from platform_config import load_config
+
+    app = App(outdir=str(outdir))
+    build_app(load_config(environ), app)
+    app.synth()
+    texts = {
+        name: (outdir / "stacks" / name / "cdk.tf.json").read_text(encoding="utf-8")
+        for name in STACK_NAMES
+    }
+    return Synthesized(outdir=outdir, json_text=texts)
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The dev environment with the S3 backend, synthesized once for the whole session."""
+    return synthesize(tmp_path_factory.mktemp("cdktf.out"), {"ACME_ENV": "dev"})

@@ -1,0 +1,286 @@
+"""What each synthesized stack builds, asserted with CDKTF's testing helpers.
+
+One synth per session (the ``synth`` fixture); each test reads the JSON it needs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from cdktf import Testing as CdktfTesting
+
+from platform_config import load_config, load_contract
+from stacks.outputs import ALL_CONTRACTS
+from tests.conftest import ROOT, STACK_NAMES, Synthesized
+
+
+def has(synth: Synthesized, stack: str, resource_type: str, properties: dict[str, object]) -> bool:
+    return bool(CdktfTesting.to_have_resource_with_properties(
+        synth.json_text[stack], resource_type, properties))
+
+
+def test_every_stack_declares_its_contract_outputs_with_descriptions(synth: Synthesized) -> None:
+    for contract in ALL_CONTRACTS:
+        outputs = synth.stack(contract.stack_name).get("output", {})
+        for declared in contract.outputs():
+            assert declared.name in outputs, f"{contract.stack_name}: {declared.name} missing"
+            assert outputs[declared.name]["description"] == declared.description
+
+
+def test_no_implicit_cross_stack_references(synth: Synthesized) -> None:
+    for name in STACK_NAMES:
+        assert "cross-stack-output" not in synth.json_text[name]
+        assert "cross-stack-reference" not in synth.json_text[name]
+
+
+def test_downstream_stacks_read_upstream_only_through_remote_state(synth: Synthesized) -> None:
+    expected = {
+        "network": set(),
+        "msk": {"upstream-network"},
+        "data-lake": set(),
+        "data-gen": {"upstream-network", "upstream-msk", "upstream-data-lake"},
+        "dashboard": {"upstream-msk"},
+    }
+    for name, upstreams in expected.items():
+        remote = synth.stack(name).get("data", {}).get("terraform_remote_state", {})
+        assert set(remote) == upstreams, name
+        for reader in remote.values():
+            assert reader["backend"] == "s3"
+            assert reader["config"]["bucket"] == "acme-data-terraform-state"
+
+
+def test_stack_dependencies_give_deploy_its_order(synth: Synthesized) -> None:
+    manifest = json.loads((synth.outdir / "manifest.json").read_text())
+    dependencies = {name: set(stack["dependencies"]) for name, stack in manifest["stacks"].items()}
+    assert dependencies["network"] == set()
+    assert dependencies["msk"] == {"network"}
+    assert "msk" in dependencies["data-lake"]
+    assert "data-lake" in dependencies["data-gen"]
+    assert "data-lake" in dependencies["dashboard"]
+
+
+def test_each_stack_has_its_own_s3_state_with_locking(synth: Synthesized) -> None:
+    keys = set()
+    for name in STACK_NAMES:
+        backend = synth.stack(name)["terraform"]["backend"]["s3"]
+        assert backend["encrypt"] is True
+        assert backend["use_lockfile"] is True
+        assert backend["region"] == "us-west-2"
+        assert backend["key"] == f"acme-telemetry/dev/{name}.tfstate"
+        keys.add(backend["key"])
+    assert len(keys) == len(STACK_NAMES)
+
+
+def test_synthesized_stacks_hold_no_path_of_the_build_machine(synth: Synthesized) -> None:
+    forbidden = {str(ROOT), str(Path.home()), str(synth.outdir)}
+    for name in STACK_NAMES:
+        for path in forbidden:
+            assert path not in synth.json_text[name], f"{name} contains {path}"
+
+
+def test_network_spans_three_azs_with_nat_and_no_open_ingress(synth: Synthesized) -> None:
+    subnets = synth.resources("network", "aws_subnet")
+    assert len(subnets) == 6
+    assert len([s for s in subnets.values() if s["tags"]["Tier"] == "private"]) == 3
+    assert len(synth.resources("network", "aws_nat_gateway")) == 1  # dev shares one
+    ingress = synth.resources("network", "aws_vpc_security_group_ingress_rule")
+    assert ingress, "MSK must accept its clients"
+    for rule in ingress.values():
+        assert "cidr_ipv4" not in rule, "no ingress from address ranges, only from groups"
+        assert (rule["from_port"], rule["to_port"], rule["ip_protocol"]) == (9098, 9098, "tcp")
+        assert rule["referenced_security_group_id"]
+
+
+def test_msk_cluster_is_iam_only_tls_and_monitored(synth: Synthesized) -> None:
+    cluster = synth.one("msk", "aws_msk_cluster")
+    assert cluster["kafka_version"] == "3.8.x"
+    assert cluster["number_of_broker_nodes"] == 3
+    assert cluster["client_authentication"] == {"sasl": {"iam": True}, "unauthenticated": False}
+    assert cluster["encryption_info"]["encryption_in_transit"] == {
+        "client_broker": "TLS", "in_cluster": True}
+    assert cluster["enhanced_monitoring"] == "PER_TOPIC_PER_BROKER"
+    logs = cluster["logging_info"]["broker_logs"]
+    assert logs["cloudwatch_logs"]["enabled"] and logs["s3"]["enabled"]
+    assert cluster["broker_node_group_info"]["connectivity_info"]["vpc_connectivity"] == {
+        "client_authentication": {"sasl": {"iam": True}}}
+    assert cluster["broker_node_group_info"]["storage_info"]["ebs_storage_info"][
+        "volume_size"] == 100
+    assert has(synth, "msk", "aws_cloudwatch_log_group", {"retention_in_days": 7})
+
+
+def test_msk_configuration_disables_auto_create_and_requires_durable_writes(
+    synth: Synthesized,
+) -> None:
+    configuration = synth.one("msk", "aws_msk_configuration")
+    properties = dict(line.split("=", 1) for line in configuration["server_properties"].split("\n"))
+    assert properties["auto.create.topics.enable"] == "false"
+    assert properties["default.replication.factor"] == "3"
+    assert properties["min.insync.replicas"] == "2"
+    assert configuration["kafka_versions"] == ["3.8.x"]
+
+
+def test_cluster_policy_lets_firehose_open_a_private_connection(synth: Synthesized) -> None:
+    assert synth.resources("msk", "aws_msk_cluster_policy")
+    policy_docs = synth.stack("msk")["data"]["aws_iam_policy_document"]
+    statement = policy_docs["cluster-policy-document"]["statement"][0]
+    assert statement["principals"][0]["identifiers"] == ["firehose.amazonaws.com"]
+    assert "kafka:CreateVpcConnection" in statement["actions"]
+
+
+def test_topic_is_created_by_an_invocation_during_the_msk_apply(synth: Synthesized) -> None:
+    invocation = synth.one("msk", "aws_lambda_invocation")
+    request = json.loads(invocation["input"])
+    assert request["topic"] == load_contract().topic
+    assert request["replication_factor"] == 3
+    assert "aws_msk_cluster.cluster" in invocation["depends_on"]
+
+
+def test_data_bucket_is_private_encrypted_versioned_and_tiered(synth: Synthesized) -> None:
+    assert has(synth, "data-lake", "aws_s3_bucket_public_access_block", {
+        "block_public_acls": True, "block_public_policy": True,
+        "ignore_public_acls": True, "restrict_public_buckets": True})
+    assert has(synth, "data-lake", "aws_s3_bucket_versioning",
+               {"versioning_configuration": {"status": "Enabled"}})
+    lifecycles = synth.resources("data-lake", "aws_s3_bucket_lifecycle_configuration")
+    data_lifecycle = [lc for lc in lifecycles.values() if "data-bucket" in lc["bucket"]]
+    assert len(data_lifecycle) == 1
+    data_rules = {r["id"]: r for r in data_lifecycle[0]["rule"]}
+    tiering = [r for r in data_rules.values() if r.get("transition")][0]
+    assert [(t["days"], t["storage_class"]) for t in tiering["transition"]] == [
+        (30, "STANDARD_IA"), (90, "GLACIER")]
+    assert any(r.get("noncurrent_version_expiration") == [{"noncurrent_days": 30}]
+               for r in data_rules.values())
+    assert any(r.get("abort_incomplete_multipart_upload") == [{"days_after_initiation": 7}]
+               for r in data_rules.values())
+    policies = synth.stack("data-lake")["data"]["aws_iam_policy_document"]
+    deny = [s for p in policies.values() for s in p["statement"] if s.get("effect") == "Deny"]
+    assert deny and all(s["condition"][0]["variable"] == "aws:SecureTransport" for s in deny)
+
+
+def test_glue_table_has_the_contract_columns_and_projection_matching_firehose(
+    synth: Synthesized,
+) -> None:
+    table = synth.one("data-lake", "aws_glue_catalog_table")
+    columns = [(c["name"], c["type"]) for c in table["storage_descriptor"]["columns"]]
+    assert columns == [(f.name, f.type) for f in load_contract().fields]
+    assert len(columns) == 25
+    assert [k["name"] for k in table["partition_keys"]] == ["year", "month", "day", "hour"]
+    parameters = table["parameters"]
+    assert parameters["projection.enabled"] == "true"
+    template = parameters["storage.location.template"]
+    # "$${" in the JSON is Terraform's escape for a literal "${" that Athena fills in.
+    assert template.endswith("/telemetry/year=$${year}/month=$${month}/day=$${day}/hour=$${hour}/")
+    stream = synth.one("data-gen", "aws_kinesis_firehose_delivery_stream")
+    prefix = stream["extended_s3_configuration"]["prefix"]
+    firehose_layout = re.sub(r"!\{timestamp:[^}]+\}", "X", prefix.split("}", 1)[1])
+    projected_layout = re.sub(r"\$\$\{[a-z]+\}", "X", template.split("/telemetry/", 1)[1])
+    assert firehose_layout == projected_layout == "year=X/month=X/day=X/hour=X/"
+    for key in ("month", "day", "hour"):
+        assert parameters[f"projection.{key}.digits"] == "2"
+
+
+def test_athena_workgroup_encrypts_results_and_holds_the_named_queries(
+    synth: Synthesized,
+) -> None:
+    workgroup = synth.one("data-lake", "aws_athena_workgroup")
+    result = workgroup["configuration"]["result_configuration"]
+    assert result["encryption_configuration"]["encryption_option"] == "SSE_S3"
+    assert workgroup["configuration"]["enforce_workgroup_configuration"] is True
+    queries = synth.resources("data-lake", "aws_athena_named_query")
+    assert len(queries) == 3
+    assert all("acme_telemetry.streaming_events" in q["query"] for q in queries.values())
+
+
+def test_data_gen_wires_schedule_async_failure_queue_and_firehose(synth: Synthesized) -> None:
+    assert has(synth, "data-gen", "aws_cloudwatch_event_rule",
+               {"schedule_expression": "rate(5 minutes)"})
+    invoke_config = synth.one("data-gen", "aws_lambda_function_event_invoke_config")
+    assert "aws_sqs_queue" in invoke_config["destination_config"]["on_failure"]["destination"]
+    stream = synth.one("data-gen", "aws_kinesis_firehose_delivery_stream")
+    source = stream["msk_source_configuration"]
+    assert source["authentication_configuration"]["connectivity"] == "PRIVATE"
+    assert source["read_from_timestamp"] == "1970-01-01T00:00:00Z"
+    s3 = stream["extended_s3_configuration"]
+    assert s3["compression_format"] == "GZIP"
+    assert (s3["buffering_interval"], s3["buffering_size"]) == (60, 5)
+    assert "!{firehose:error-output-type}" in s3["error_output_prefix"]
+    assert s3["cloudwatch_logging_options"]["enabled"] is True
+    assert s3["processing_configuration"]["processors"][0]["type"] == "AppendDelimiterToRecord"
+    functions = {f["function_name"]: f for f in synth.resources("data-gen",
+                                                                 "aws_lambda_function").values()}
+    producer = functions["acme-data-dev-producer"]
+    assert producer["vpc_config"]["subnet_ids"]
+    assert producer["memory_size"] == 512 and producer["timeout"] == 300
+    assert functions["acme-data-dev-generator"]["memory_size"] == 256
+
+
+def test_dashboard_has_routes_stage_ttl_table_and_msk_event_source(synth: Synthesized) -> None:
+    routes = {r["route_key"] for r in synth.resources("dashboard",
+                                                       "aws_apigatewayv2_route").values()}
+    assert routes == {"$connect", "$disconnect", "$default"}
+    assert has(synth, "dashboard", "aws_apigatewayv2_stage", {"auto_deploy": True})
+    assert has(synth, "dashboard", "aws_dynamodb_table",
+               {"ttl": {"attribute_name": "ttl", "enabled": True}})
+    assert len(synth.resources("dashboard", "aws_lambda_permission")) == 3
+    mapping = synth.one("dashboard", "aws_lambda_event_source_mapping")
+    assert mapping["batch_size"] == 100
+    assert mapping["starting_position"] == "LATEST"
+    assert mapping["amazon_managed_kafka_event_source_config"]["consumer_group_id"]
+    assert "upstream-msk.outputs.topic_name" in mapping["topics"][0]
+
+
+def _policies(synth: Synthesized, stack: str) -> list[dict[str, object]]:
+    docs = synth.stack(stack).get("data", {}).get("aws_iam_policy_document", {})
+    return [s for d in docs.values() for s in d["statement"]]
+
+
+def test_iam_is_least_privilege(synth: Synthesized) -> None:
+    for stack in STACK_NAMES:
+        for statement in _policies(synth, stack):
+            actions = statement.get("actions", [])
+            assert "*" not in actions
+            kafka = [a for a in actions if str(a).startswith("kafka-cluster:")]
+            if kafka:
+                assert statement["resources"] != ["*"], f"{stack}: kafka-cluster on *"
+            if any(str(a).startswith(("s3:", "dynamodb:", "execute-api:", "sqs:"))
+                   for a in actions):
+                assert "*" not in statement["resources"], statement
+    consumer = [s for s in _policies(synth, "dashboard") if s.get("sid") == "EventSourceGroup"]
+    assert consumer and ":group/" in consumer[0]["resources"][0]
+    manage = [s for s in _policies(synth, "dashboard") if s.get("sid") == "PostToConnections"]
+    assert manage[0]["resources"][0].endswith("/live/POST/@connections/*")
+
+
+def test_every_lambda_has_its_own_role_and_a_log_group_with_retention(
+    synth: Synthesized,
+) -> None:
+    for stack in STACK_NAMES:
+        functions = synth.resources(stack, "aws_lambda_function")
+        log_groups = {g["name"] for g in synth.resources(stack,
+                                                          "aws_cloudwatch_log_group").values()
+                      if g.get("retention_in_days")}
+        roles = {f["role"] for f in functions.values()}
+        assert len(roles) == len(functions)
+        for function in functions.values():
+            assert f"/aws/lambda/{function['function_name']}" in log_groups
+            assert function["runtime"] == "python3.13"
+            variables = function.get("environment", {}).get("variables", {})
+            assert not {"AWS_REGION", "AWS_DEFAULT_REGION"} & set(variables)
+            assert function["filename"].startswith("assets/")
+            assert function["source_code_hash"]
+
+
+def test_prod_gets_one_nat_gateway_per_az(tmp_path_factory) -> None:
+    # Built without a full synth: only the network stack is needed.
+    from cdktf import App
+
+    from main import stack_context
+    from stacks.network import NetworkStack, NetworkStackProps
+
+    config = load_config({"ACME_ENV": "prod"})
+    app = App(outdir=str(tmp_path_factory.mktemp("prod")))
+    stack = NetworkStack(app, NetworkStackProps(stack_context(config, None), config.network))
+    text = CdktfTesting.synth(stack)
+    assert len(json.loads(text)["resource"]["aws_nat_gateway"]) == 3
