@@ -45,13 +45,17 @@ def build_app(config: PlatformConfig, app: App, wheel_dir: str | None = None) ->
     disposable = config.environment != "prod"
 
     network = NetworkStack(app, NetworkStackProps(context, config.network))
-    msk = MskStack(app, MskStackProps(context, config.msk, config.lambdas, config.topic_name,
-                                      force_destroy_buckets=disposable))
-    data_lake = DataLakeStack(app, DataLakeStackProps(context, config.data_lake,
-                                                      load_contract(), disposable))
+    msk = MskStack(
+        app,
+        MskStackProps(
+            context, config.msk, config.lambdas, config.topic_name, force_destroy_buckets=disposable
+        ),
+    )
+    data_lake = DataLakeStack(
+        app, DataLakeStackProps(context, config.data_lake, load_contract(), disposable)
+    )
     data_gen = DataGenStack(app, DataGenStackProps(context, config.lambdas, config.firehose))
-    dashboard = DashboardStack(app, DashboardStackProps(context, config.dashboard,
-                                                        config.lambdas))
+    dashboard = DashboardStack(app, DashboardStackProps(context, config.dashboard, config.lambdas))
 
     # Remote state carries the values; these edges give `cdktf deploy '*'` its order.
     msk.add_dependency(network)

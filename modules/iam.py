@@ -28,8 +28,10 @@ class Allow:
             raise ValueError(f"Allow {self.sid}: needs at least one action and one resource")
         for action in self.actions:
             if ":" not in action or action.endswith(":*") or action == "*":
-                raise ValueError(f"Allow {self.sid}: action {action!r} must name one "
-                                 "service:Action (no wildcards)")
+                raise ValueError(
+                    f"Allow {self.sid}: action {action!r} must name one "
+                    "service:Action (no wildcards)"
+                )
 
 
 def policy_document(scope: Construct, construct_id: str, statements: tuple[Allow, ...]) -> str:
@@ -52,8 +54,11 @@ def service_trust_policy(
 ) -> str:
     """Trust policy letting one AWS service assume a role, optionally for one account only."""
     conditions = (
-        [DataAwsIamPolicyDocumentStatementCondition(
-            test="StringEquals", variable="aws:SourceAccount", values=[source_account])]
+        [
+            DataAwsIamPolicyDocumentStatementCondition(
+                test="StringEquals", variable="aws:SourceAccount", values=[source_account]
+            )
+        ]
         if source_account
         else None
     )
@@ -64,8 +69,11 @@ def service_trust_policy(
             DataAwsIamPolicyDocumentStatement(
                 effect="Allow",
                 actions=["sts:AssumeRole"],
-                principals=[DataAwsIamPolicyDocumentStatementPrincipals(
-                    type="Service", identifiers=[service])],
+                principals=[
+                    DataAwsIamPolicyDocumentStatementPrincipals(
+                        type="Service", identifiers=[service]
+                    )
+                ],
                 condition=conditions,
             )
         ],

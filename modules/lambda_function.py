@@ -62,16 +62,32 @@ class LambdaCode(Protocol):
 
 
 @dataclass(frozen=True)
+class RuntimeSettings:
+    """What the functions of one stack share."""
+
+    runtime: str
+    architecture: str
+    log_retention_days: int
+    log_group_arn_prefix: str  # arn:<partition>:logs:<region>:<account>:log-group:
+
+    def __post_init__(self) -> None:
+        if not self.runtime.startswith("python3."):
+            raise ValueError(f"RuntimeSettings.runtime = {self.runtime!r}: a python3.x runtime")
+        if self.architecture not in ("arm64", "x86_64"):
+            raise ValueError(
+                f"RuntimeSettings.architecture = {self.architecture!r}: "
+                "allowed values: arm64, x86_64"
+            )
+
+
+@dataclass(frozen=True)
 class PythonFunctionProps:
     function_name: str
     description: str
     code: LambdaCode
-    runtime: str
-    architecture: str
+    settings: RuntimeSettings
     memory_mb: int
     timeout_seconds: int
-    log_retention_days: int
-    log_group_arn_prefix: str  # arn:<partition>:logs:<region>:<account>:log-group:
     environment: Mapping[str, str] = field(default_factory=dict)
     statements: tuple[Allow, ...] = ()
     subnet_ids: tuple[str, ...] | list[str] = ()
@@ -79,15 +95,20 @@ class PythonFunctionProps:
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.function_name) <= 64:
-            raise ValueError(f"PythonFunctionProps.function_name = {self.function_name!r}: "
-                             "1-64 characters")
+            raise ValueError(
+                f"PythonFunctionProps.function_name = {self.function_name!r}: 1-64 characters"
+            )
         reserved = sorted(set(self.environment) & RESERVED_ENVIRONMENT)
         if reserved:
-            raise ValueError(f"{self.function_name}: environment sets reserved Lambda "
-                             f"variables {reserved}; the runtime provides them")
+            raise ValueError(
+                f"{self.function_name}: environment sets reserved Lambda "
+                f"variables {reserved}; the runtime provides them"
+            )
         if bool(self.subnet_ids) != bool(self.security_group_ids):
-            raise ValueError(f"{self.function_name}: subnet_ids and security_group_ids go "
-                             "together (a VPC function needs both)")
+            raise ValueError(
+                f"{self.function_name}: subnet_ids and security_group_ids go "
+                "together (a VPC function needs both)"
+            )
         if not 1 <= self.timeout_seconds <= 900:
             raise ValueError(f"{self.function_name}: timeout_seconds must be 1-900")
 
@@ -98,24 +119,32 @@ class PythonFunction(Construct):
         name = props.function_name
         # Created before the function so Lambda never auto-creates it without retention.
         self.log_group = CloudwatchLogGroup(
-            self, "logs", name=f"/aws/lambda/{name}", retention_in_days=props.log_retention_days
+            self,
+            "logs",
+            name=f"/aws/lambda/{name}",
+            retention_in_days=props.settings.log_retention_days,
         )
         in_vpc = bool(props.subnet_ids)
         statements = (
             Allow(
                 sid="WriteOwnLogs",
                 actions=("logs:CreateLogStream", "logs:PutLogEvents"),
-                resources=(f"{props.log_group_arn_prefix}/aws/lambda/{name}:*",),
+                resources=(f"{props.settings.log_group_arn_prefix}/aws/lambda/{name}:*",),
             ),
             *((VPC_ACCESS,) if in_vpc else ()),
             *props.statements,
         )
         self.role = IamRole(
-            self, "role", name=f"{name}-role"[:64],
+            self,
+            "role",
+            name=f"{name}-role"[:64],
             assume_role_policy=service_trust_policy(self, "trust", "lambda.amazonaws.com"),
         )
         policy = IamRolePolicy(
-            self, "policy", name="least-privilege", role=self.role.id,
+            self,
+            "policy",
+            name="least-privilege",
+            role=self.role.id,
             policy=policy_document(self, "permissions", statements),
         )
         self.function = LambdaFunction(
@@ -124,19 +153,22 @@ class PythonFunction(Construct):
             function_name=name,
             description=props.description,
             role=self.role.arn,
-            runtime=props.runtime,
-            architectures=[props.architecture],
+            runtime=props.settings.runtime,
+            architectures=[props.settings.architecture],
             handler=props.code.handler,
             filename=props.code.asset_path,
             source_code_hash=props.code.source_code_hash,
             memory_size=props.memory_mb,
             timeout=props.timeout_seconds,
             environment=LambdaFunctionEnvironment(variables=dict(props.environment))
-            if props.environment else None,
+            if props.environment
+            else None,
             vpc_config=LambdaFunctionVpcConfig(
                 subnet_ids=list(props.subnet_ids),
                 security_group_ids=list(props.security_group_ids),
-            ) if in_vpc else None,
+            )
+            if in_vpc
+            else None,
             depends_on=[self.log_group, policy],
         )
         self.function_name = self.function.function_name

@@ -35,8 +35,14 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA
 from constructs import Construct
 
-STORAGE_CLASSES = ("STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA", "GLACIER_IR", "GLACIER",
-                   "DEEP_ARCHIVE")
+STORAGE_CLASSES = (
+    "STANDARD_IA",
+    "INTELLIGENT_TIERING",
+    "ONEZONE_IA",
+    "GLACIER_IR",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+)
 
 
 @dataclass(frozen=True)
@@ -53,11 +59,15 @@ class Lifecycle:
             raise ValueError(f"Lifecycle.transitions {self.transitions}: days must increase")
         for day, storage_class in self.transitions:
             if storage_class not in STORAGE_CLASSES:
-                raise ValueError(f"Lifecycle.transitions: storage class {storage_class!r}; "
-                                 f"allowed: {', '.join(STORAGE_CLASSES)}")
+                raise ValueError(
+                    f"Lifecycle.transitions: storage class {storage_class!r}; "
+                    f"allowed: {', '.join(STORAGE_CLASSES)}"
+                )
             if storage_class == "STANDARD_IA" and day < 30:
-                raise ValueError("Lifecycle.transitions: S3 moves objects to STANDARD_IA "
-                                 "after 30 days at the earliest")
+                raise ValueError(
+                    "Lifecycle.transitions: S3 moves objects to STANDARD_IA "
+                    "after 30 days at the earliest"
+                )
 
 
 @dataclass(frozen=True)
@@ -73,43 +83,64 @@ class SecureBucketProps:
 class SecureBucket(Construct):
     def __init__(self, scope: Construct, construct_id: str, props: SecureBucketProps) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = S3Bucket(self, "bucket", bucket=props.bucket_name,
-                               force_destroy=props.force_destroy)
+        self.bucket = S3Bucket(
+            self, "bucket", bucket=props.bucket_name, force_destroy=props.force_destroy
+        )
         self.name = self.bucket.bucket
         self.arn = self.bucket.arn
         bucket_id = self.bucket.id
         S3BucketServerSideEncryptionConfigurationA(
-            self, "encryption", bucket=bucket_id,
-            rule=[S3BucketServerSideEncryptionConfigurationRuleA(
-                apply_server_side_encryption_by_default=(
-                    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                        sse_algorithm="AES256")),
-                bucket_key_enabled=True,
-            )],
+            self,
+            "encryption",
+            bucket=bucket_id,
+            rule=[
+                S3BucketServerSideEncryptionConfigurationRuleA(
+                    apply_server_side_encryption_by_default=(
+                        S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                            sse_algorithm="AES256"
+                        )
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
         )
-        versioning = S3BucketVersioningA(self, "versioning", bucket=bucket_id,
-                                         versioning_configuration={"status": "Enabled"})
+        versioning = S3BucketVersioningA(
+            self, "versioning", bucket=bucket_id, versioning_configuration={"status": "Enabled"}
+        )
         public_access = S3BucketPublicAccessBlock(
-            self, "public-access", bucket=bucket_id, block_public_acls=True,
-            block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
+            self,
+            "public-access",
+            bucket=bucket_id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
         )
-        S3BucketOwnershipControls(self, "ownership", bucket=bucket_id,
-                                  rule={"object_ownership": "BucketOwnerEnforced"})
+        S3BucketOwnershipControls(
+            self, "ownership", bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"}
+        )
         deny_plain_http = DataAwsIamPolicyDocumentStatement(
-            sid="DenyRequestsWithoutTLS", effect="Deny", actions=["s3:*"],
+            sid="DenyRequestsWithoutTLS",
+            effect="Deny",
+            actions=["s3:*"],
             resources=[self.arn, f"{self.arn}/*"],
             principals=[{"type": "*", "identifiers": ["*"]}],
             condition=[{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}],
         )
         document = DataAwsIamPolicyDocument(
-            self, "policy-document",
+            self,
+            "policy-document",
             statement=[deny_plain_http, *props.extra_policy_statements],
         )
         # After the public access block, or S3 may reject the policy while it is applied.
-        S3BucketPolicy(self, "policy", bucket=bucket_id, policy=document.json,
-                       depends_on=[public_access])
+        S3BucketPolicy(
+            self, "policy", bucket=bucket_id, policy=document.json, depends_on=[public_access]
+        )
         S3BucketLifecycleConfiguration(
-            self, "lifecycle", bucket=bucket_id, rule=self._rules(props.lifecycle),
+            self,
+            "lifecycle",
+            bucket=bucket_id,
+            rule=self._rules(props.lifecycle),
             depends_on=[versioning],
         )
 
@@ -117,26 +148,52 @@ class SecureBucket(Construct):
     def _rules(lifecycle: Lifecycle) -> list[S3BucketLifecycleConfigurationRule]:
         def rule(rule_id: str, **action: Any) -> S3BucketLifecycleConfigurationRule:
             return S3BucketLifecycleConfigurationRule(
-                id=rule_id, status="Enabled",
-                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")], **action,
+                id=rule_id,
+                status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                **action,
             )
 
-        rules = [rule(
-            "abort-incomplete-uploads",
-            abort_incomplete_multipart_upload=[
-                S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
-                    days_after_initiation=lifecycle.abort_incomplete_upload_days)],
-        )]
+        rules = [
+            rule(
+                "abort-incomplete-uploads",
+                abort_incomplete_multipart_upload=[
+                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                        days_after_initiation=lifecycle.abort_incomplete_upload_days
+                    )
+                ],
+            )
+        ]
         if lifecycle.transitions:
-            rules.append(rule("tiering", transition=[
-                S3BucketLifecycleConfigurationRuleTransition(days=days, storage_class=cls)
-                for days, cls in lifecycle.transitions]))
+            rules.append(
+                rule(
+                    "tiering",
+                    transition=[
+                        S3BucketLifecycleConfigurationRuleTransition(days=days, storage_class=cls)
+                        for days, cls in lifecycle.transitions
+                    ],
+                )
+            )
         if lifecycle.expire_current_days is not None:
-            rules.append(rule("expire-current", expiration=[
-                S3BucketLifecycleConfigurationRuleExpiration(
-                    days=lifecycle.expire_current_days)]))
+            rules.append(
+                rule(
+                    "expire-current",
+                    expiration=[
+                        S3BucketLifecycleConfigurationRuleExpiration(
+                            days=lifecycle.expire_current_days
+                        )
+                    ],
+                )
+            )
         if lifecycle.expire_noncurrent_days is not None:
-            rules.append(rule("expire-noncurrent-versions", noncurrent_version_expiration=[
-                S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
-                    noncurrent_days=lifecycle.expire_noncurrent_days)]))
+            rules.append(
+                rule(
+                    "expire-noncurrent-versions",
+                    noncurrent_version_expiration=[
+                        S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                            noncurrent_days=lifecycle.expire_noncurrent_days
+                        )
+                    ],
+                )
+            )
         return rules

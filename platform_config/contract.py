@@ -43,6 +43,8 @@ def load_contract(path: Path = CONTRACT_PATH) -> TelemetryContract:
         raise ValueError(f"{path}: duplicate field names in {names}")
     for item in fields:
         if item.type not in GLUE_TYPES:
-            raise ValueError(f"{path}: field {item.name!r} has type {item.type!r}; "
-                             f"allowed: {', '.join(GLUE_TYPES)}")
+            raise ValueError(
+                f"{path}: field {item.name!r} has type {item.type!r}; "
+                f"allowed: {', '.join(GLUE_TYPES)}"
+            )
     return TelemetryContract(topic=topic, fields=fields)

@@ -84,8 +84,10 @@ def check_bucket_name(field_path: str, name: str) -> None:
     if not 3 <= len(name) <= 63:
         problems.append(f"{len(name)} characters long; S3 allows 3 to 63")
     elif not BUCKET_NAME.match(name):
-        problems.append("3-63 characters of lowercase letters, digits, dots and hyphens, "
-                        "starting and ending with a letter or digit")
+        problems.append(
+            "3-63 characters of lowercase letters, digits, dots and hyphens, "
+            "starting and ending with a letter or digit"
+        )
     if ".." in name or ".-" in name or "-." in name:
         problems.append("no adjacent dots or dot next to hyphen")
     if re.match(r"^\d+\.\d+\.\d+\.\d+$", name):
@@ -109,11 +111,15 @@ class NetworkSettings:
         try:
             network = ipaddress.IPv4Network(self.vpc_cidr, strict=True)
         except ValueError as error:
-            raise ConfigError("network.vpc_cidr", self.vpc_cidr, f"not an IPv4 CIDR ({error})") \
-                from None
+            raise ConfigError(
+                "network.vpc_cidr", self.vpc_cidr, f"not an IPv4 CIDR ({error})"
+            ) from None
         if not 16 <= network.prefixlen <= 20:
-            raise ConfigError("network.vpc_cidr", self.vpc_cidr,
-                              "prefix length must be /16 to /20 (room for 2 x az_count /24s)")
+            raise ConfigError(
+                "network.vpc_cidr",
+                self.vpc_cidr,
+                "prefix length must be /16 to /20 (room for 2 x az_count /24s)",
+            )
         _one_of("network.az_count", self.az_count, (3,))
         _one_of("network.nat_gateways", self.nat_gateways, ("single", "per_az"))
 
@@ -132,11 +138,16 @@ class MskSettings:
     def __post_init__(self) -> None:
         _one_of("msk.kafka_version", self.kafka_version, SUPPORTED_KAFKA_VERSIONS)
         # t3.small cannot use multi-VPC private connectivity, which Firehose's MSK source needs.
-        if not re.match(r"^kafka\.(m5|m7g)\.(large|xlarge|[248]xlarge|12xlarge|16xlarge|24xlarge)$",
-                        self.broker_instance_type):
-            raise ConfigError("msk.broker_instance_type", self.broker_instance_type,
-                              "must be a kafka.m5.* or kafka.m7g.* size, large or bigger "
-                              "(multi-VPC connectivity is not available on kafka.t3.small)")
+        if not re.match(
+            r"^kafka\.(m5|m7g)\.(large|xlarge|[248]xlarge|12xlarge|16xlarge|24xlarge)$",
+            self.broker_instance_type,
+        ):
+            raise ConfigError(
+                "msk.broker_instance_type",
+                self.broker_instance_type,
+                "must be a kafka.m5.* or kafka.m7g.* size, large or bigger "
+                "(multi-VPC connectivity is not available on kafka.t3.small)",
+            )
         _int_range("msk.broker_count", self.broker_count, 2, 30)
         _int_range("msk.ebs_volume_gib", self.ebs_volume_gib, 1, 16384)
         _one_of("msk.log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
@@ -144,12 +155,18 @@ class MskSettings:
         _int_range("msk.replication_factor", self.replication_factor, 1, 3)
         highest = max(1, self.replication_factor - 1)
         if not 1 <= self.min_insync_replicas <= highest:
-            raise ConfigError("msk.min_insync_replicas", self.min_insync_replicas,
-                              f"must be from 1 to {highest}: below msk.replication_factor "
-                              f"({self.replication_factor}) so writes survive one broker down")
+            raise ConfigError(
+                "msk.min_insync_replicas",
+                self.min_insync_replicas,
+                f"must be from 1 to {highest}: below msk.replication_factor "
+                f"({self.replication_factor}) so writes survive one broker down",
+            )
         if self.replication_factor > self.broker_count:
-            raise ConfigError("msk.replication_factor", self.replication_factor,
-                              f"cannot exceed msk.broker_count ({self.broker_count})")
+            raise ConfigError(
+                "msk.replication_factor",
+                self.replication_factor,
+                f"cannot exceed msk.broker_count ({self.broker_count})",
+            )
 
 
 @dataclass(frozen=True)
@@ -171,18 +188,29 @@ class LambdaSettings:
     def __post_init__(self) -> None:
         _one_of("lambdas.runtime", self.runtime, LAMBDA_RUNTIMES)
         _one_of("lambdas.architecture", self.architecture, LAMBDA_ARCHITECTURES)
-        for name in ("generator_memory_mb", "producer_memory_mb", "consumer_memory_mb",
-                     "websocket_memory_mb"):
+        for name in (
+            "generator_memory_mb",
+            "producer_memory_mb",
+            "consumer_memory_mb",
+            "websocket_memory_mb",
+        ):
             _int_range(f"lambdas.{name}", getattr(self, name), 128, 10240)
         _int_range("lambdas.timeout_seconds", self.timeout_seconds, 1, 900)
         _one_of("lambdas.log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
         _int_range("lambdas.generator_batch_size", self.generator_batch_size, 1, 100_000)
         if not SCHEDULE.match(self.generator_schedule):
-            raise ConfigError("lambdas.generator_schedule", self.generator_schedule,
-                              "must be an EventBridge expression: rate(N minutes) or cron(...)")
+            raise ConfigError(
+                "lambdas.generator_schedule",
+                self.generator_schedule,
+                "must be an EventBridge expression: rate(N minutes) or cron(...)",
+            )
         _int_range("lambdas.async_retry_attempts", self.async_retry_attempts, 0, 2)
-        _int_range("lambdas.failure_queue_retention_seconds",
-                   self.failure_queue_retention_seconds, 60, 1_209_600)
+        _int_range(
+            "lambdas.failure_queue_retention_seconds",
+            self.failure_queue_retention_seconds,
+            60,
+            1_209_600,
+        )
 
 
 @dataclass(frozen=True)
@@ -213,20 +241,28 @@ class DataLakeSettings:
         for name in ("database_name", "table_name"):
             value = getattr(self, name)
             if not GLUE_NAME.match(value):
-                raise ConfigError(f"data_lake.{name}", value,
-                                  "Glue/Athena names are lowercase letters, digits and '_'")
-        _int_range("data_lake.infrequent_access_after_days",
-                   self.infrequent_access_after_days, 30, 3650)
+                raise ConfigError(
+                    f"data_lake.{name}",
+                    value,
+                    "Glue/Athena names are lowercase letters, digits and '_'",
+                )
+        _int_range(
+            "data_lake.infrequent_access_after_days", self.infrequent_access_after_days, 30, 3650
+        )
         if self.glacier_after_days < self.infrequent_access_after_days + 30:
-            raise ConfigError("data_lake.glacier_after_days", self.glacier_after_days,
-                              "S3 needs objects to stay 30 days in STANDARD_IA before GLACIER: "
-                              f"at least {self.infrequent_access_after_days + 30}")
-        _int_range("data_lake.noncurrent_version_expiry_days",
-                   self.noncurrent_version_expiry_days, 1, 3650)
-        _int_range("data_lake.abort_incomplete_upload_days",
-                   self.abort_incomplete_upload_days, 1, 365)
-        _int_range("data_lake.athena_results_expiry_days", self.athena_results_expiry_days, 1,
-                   3650)
+            raise ConfigError(
+                "data_lake.glacier_after_days",
+                self.glacier_after_days,
+                "S3 needs objects to stay 30 days in STANDARD_IA before GLACIER: "
+                f"at least {self.infrequent_access_after_days + 30}",
+            )
+        _int_range(
+            "data_lake.noncurrent_version_expiry_days", self.noncurrent_version_expiry_days, 1, 3650
+        )
+        _int_range(
+            "data_lake.abort_incomplete_upload_days", self.abort_incomplete_upload_days, 1, 365
+        )
+        _int_range("data_lake.athena_results_expiry_days", self.athena_results_expiry_days, 1, 3650)
         _int_range("data_lake.projection_start_year", self.projection_start_year, 2000, 2100)
 
 
@@ -240,14 +276,18 @@ class DashboardSettings:
 
     def __post_init__(self) -> None:
         if not re.match(r"^[A-Za-z0-9_-]{1,128}$", self.stage_name):
-            raise ConfigError("dashboard.stage_name", self.stage_name,
-                              "letters, digits, '-' and '_' only")
+            raise ConfigError(
+                "dashboard.stage_name", self.stage_name, "letters, digits, '-' and '_' only"
+            )
         _int_range("dashboard.connection_ttl_seconds", self.connection_ttl_seconds, 60, 86_400)
         _int_range("dashboard.consumer_batch_size", self.consumer_batch_size, 1, 10_000)
         _one_of("dashboard.starting_position", self.starting_position, ("LATEST", "TRIM_HORIZON"))
         if not re.match(r"^[a-zA-Z0-9._-]{1,200}$", self.consumer_group_id):
-            raise ConfigError("dashboard.consumer_group_id", self.consumer_group_id,
-                              "Kafka group ids here are letters, digits, '.', '_' and '-'")
+            raise ConfigError(
+                "dashboard.consumer_group_id",
+                self.consumer_group_id,
+                "Kafka group ids here are letters, digits, '.', '_' and '-'",
+            )
 
 
 @dataclass(frozen=True)
@@ -266,12 +306,18 @@ class StateSettings:
         check_bucket_name("state.bucket", self.bucket)
         _one_of("state.region", self.region, SUPPORTED_REGIONS)
         if not re.match(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", self.key_prefix):
-            raise ConfigError("state.key_prefix", self.key_prefix,
-                              "path segments of letters, digits, '.', '_' and '-'")
+            raise ConfigError(
+                "state.key_prefix",
+                self.key_prefix,
+                "path segments of letters, digits, '.', '_' and '-'",
+            )
         if self.local_dir.startswith("/") or ".." in self.local_dir.split("/"):
-            raise ConfigError("state.local_dir", self.local_dir,
-                              "must be a path inside the repository (relative, no '..'): "
-                              "synthesized stacks hold no absolute paths")
+            raise ConfigError(
+                "state.local_dir",
+                self.local_dir,
+                "must be a path inside the repository (relative, no '..'): "
+                "synthesized stacks hold no absolute paths",
+            )
 
 
 @dataclass(frozen=True)
@@ -288,8 +334,11 @@ class EmulatorSettings:
         if self.endpoint_url is not None and not re.match(
             r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d{2,5}$", self.endpoint_url
         ):
-            raise ConfigError("emulator.endpoint_url", self.endpoint_url,
-                              "must be a loopback URL such as http://127.0.0.1:4599")
+            raise ConfigError(
+                "emulator.endpoint_url",
+                self.endpoint_url,
+                "must be a loopback URL such as http://127.0.0.1:4599",
+            )
 
 
 @dataclass(frozen=True)
@@ -310,20 +359,32 @@ class PlatformConfig:
 
     def __post_init__(self) -> None:
         if not ENVIRONMENT_NAME.match(self.environment):
-            raise ConfigError("environment", self.environment,
-                              "2-10 lowercase letters and digits, starting with a letter")
+            raise ConfigError(
+                "environment",
+                self.environment,
+                "2-10 lowercase letters and digits, starting with a letter",
+            )
         _one_of("region", self.region, SUPPORTED_REGIONS)
         if not PREFIX.match(self.prefix):
-            raise ConfigError("prefix", self.prefix,
-                              "3-20 lowercase letters, digits and hyphens, starting with a letter")
+            raise ConfigError(
+                "prefix",
+                self.prefix,
+                "3-20 lowercase letters, digits and hyphens, starting with a letter",
+            )
         if not TOPIC_NAME.match(self.topic_name) or self.topic_name in (".", ".."):
-            raise ConfigError("topic_name", self.topic_name,
-                              "Kafka topic names are 1-249 of letters, digits, '.', '_', '-'")
+            raise ConfigError(
+                "topic_name",
+                self.topic_name,
+                "Kafka topic names are 1-249 of letters, digits, '.', '_', '-'",
+            )
         if self.msk.broker_count % self.network.az_count:
             multiples = ", ".join(str(self.network.az_count * n) for n in (1, 2, 3))
-            raise ConfigError("msk.broker_count", self.msk.broker_count,
-                              f"must be a multiple of network.az_count ({self.network.az_count}),"
-                              f" e.g. {multiples}")
+            raise ConfigError(
+                "msk.broker_count",
+                self.msk.broker_count,
+                f"must be a multiple of network.az_count ({self.network.az_count}),"
+                f" e.g. {multiples}",
+            )
         for bucket_role in ("data", "logs", "athena-results"):
             check_bucket_name(
                 f"prefix/environment (bucket {bucket_role})",
@@ -331,9 +392,11 @@ class PlatformConfig:
             )
         for key, value in self.tags.items():
             if not 1 <= len(key) <= 128 or len(value) > 256 or key.lower().startswith("aws:"):
-                raise ConfigError(f"tags[{key!r}]", value,
-                                  "tag keys are 1-128 characters, not starting with 'aws:'; "
-                                  "values at most 256")
+                raise ConfigError(
+                    f"tags[{key!r}]",
+                    value,
+                    "tag keys are 1-128 characters, not starting with 'aws:'; values at most 256",
+                )
 
     @property
     def name_prefix(self) -> str:

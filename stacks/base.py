@@ -27,6 +27,7 @@ from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderEndpoints
 from constructs import Construct
 
+from modules.lambda_function import RuntimeSettings
 from modules.lambda_package import LambdaPackage, LambdaPackageProps
 from platform_config.model import EmulatorSettings, LambdaSettings, StateSettings
 
@@ -40,7 +41,7 @@ EMULATED_SERVICES = (
 
 # Emulator credentials: moto accepts any key; these never reach AWS.
 EMULATOR_ACCESS_KEY = "testing"
-EMULATOR_SECRET_KEY = "testing"  # noqa: S105 - a placeholder the emulator accepts
+EMULATOR_SECRET_KEY = "testing"
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,14 @@ class PlatformStack(TerraformStack):
 
     def name(self, suffix: str) -> str:
         return f"{self.context.name_prefix}-{suffix}"
+
+    def runtime_settings(self, lambdas: LambdaSettings) -> RuntimeSettings:
+        return RuntimeSettings(
+            runtime=lambdas.runtime,
+            architecture=lambdas.architecture,
+            log_retention_days=lambdas.log_retention_days,
+            log_group_arn_prefix=self.arn("logs", "log-group:"),
+        )
 
     def package(self, function: str, lambdas: LambdaSettings) -> LambdaPackage:
         """The reproducible deployment package of ``handlers/<function>``."""

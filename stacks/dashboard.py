@@ -47,20 +47,18 @@ class DashboardStack(PlatformStack):
         settings, lambdas = props.dashboard, props.lambdas
         cluster_arn = msk.string(MskOutputs.CLUSTER_ARN)
         arns = KafkaArns(
-            cluster_arn=cluster_arn, partition=self.partition.partition,
-            region=self.context.region, account_id=self.account_id,
+            cluster_arn=cluster_arn,
+            partition=self.partition.partition,
+            region=self.context.region,
+            account_id=self.account_id,
             cluster_name=msk.string(MskOutputs.CLUSTER_NAME),
             cluster_uuid=msk.string(MskOutputs.CLUSTER_UUID),
         )
-        common = {
-            "runtime": lambdas.runtime,
-            "architecture": lambdas.architecture,
-            "log_retention_days": lambdas.log_retention_days,
-            "log_group_arn_prefix": self.arn("logs", "log-group:"),
-        }
+        runtime = self.runtime_settings(lambdas)
 
         table = DynamodbTable(
-            self, "connections",
+            self,
+            "connections",
             name=self.name("ws-connections"),
             billing_mode="PAY_PER_REQUEST",
             hash_key="connectionId",
@@ -69,12 +67,19 @@ class DashboardStack(PlatformStack):
             server_side_encryption={"enabled": True},
         )
         api = Apigatewayv2Api(
-            self, "websocket-api", name=self.name("live"), protocol_type="WEBSOCKET",
+            self,
+            "websocket-api",
+            name=self.name("live"),
+            protocol_type="WEBSOCKET",
             route_selection_expression="$request.body.action",
             description="Live telemetry for the dashboard",
         )
         stage = Apigatewayv2Stage(
-            self, "stage", api_id=api.id, name=settings.stage_name, auto_deploy=True,
+            self,
+            "stage",
+            api_id=api.id,
+            name=settings.stage_name,
+            auto_deploy=True,
             default_route_settings={"throttling_burst_limit": 500, "throttling_rate_limit": 100},
         )
         connections_arn = f"{api.execution_arn}/{settings.stage_name}/POST/@connections/*"
@@ -90,7 +95,8 @@ class DashboardStack(PlatformStack):
             if handler == "ws_connect":
                 environment["CONNECTION_TTL_SECONDS"] = str(settings.connection_ttl_seconds)
             function = PythonFunction(
-                self, short,
+                self,
+                short,
                 PythonFunctionProps(
                     function_name=self.name(short),
                     description=f"WebSocket {route_key} route",
@@ -99,33 +105,48 @@ class DashboardStack(PlatformStack):
                     timeout_seconds=29,  # API Gateway's integration timeout
                     environment=environment,
                     statements=(Allow("Connections", actions, (table.arn,)),) if actions else (),
-                    **common,
+                    settings=runtime,
                 ),
             )
             websocket_functions.append(function)
             integration = Apigatewayv2Integration(
-                self, f"{short}-integration", api_id=api.id, integration_type="AWS_PROXY",
-                integration_uri=function.invoke_arn, integration_method="POST",
+                self,
+                f"{short}-integration",
+                api_id=api.id,
+                integration_type="AWS_PROXY",
+                integration_uri=function.invoke_arn,
+                integration_method="POST",
             )
             route = Apigatewayv2Route(
-                self, f"{short}-route", api_id=api.id, route_key=route_key,
+                self,
+                f"{short}-route",
+                api_id=api.id,
+                route_key=route_key,
                 target=f"integrations/{integration.id}",
                 # $default answers the client (pong or a clear error): a two-way route.
-                route_response_selection_expression="$default"
-                if route_key == "$default" else None,
+                route_response_selection_expression="$default" if route_key == "$default" else None,
             )
             if route_key == "$default":
-                Apigatewayv2RouteResponse(self, "default-route-response", api_id=api.id,
-                                          route_id=route.id, route_response_key="$default")
+                Apigatewayv2RouteResponse(
+                    self,
+                    "default-route-response",
+                    api_id=api.id,
+                    route_id=route.id,
+                    route_response_key="$default",
+                )
             LambdaPermission(
-                self, f"{short}-invoke", statement_id="AllowApiGatewayInvoke",
-                action="lambda:InvokeFunction", function_name=function.function_name,
+                self,
+                f"{short}-invoke",
+                statement_id="AllowApiGatewayInvoke",
+                action="lambda:InvokeFunction",
+                function_name=function.function_name,
                 principal="apigateway.amazonaws.com",
                 source_arn=f"{api.execution_arn}/{settings.stage_name}/{route_key}",
             )
 
         consumer = PythonFunction(
-            self, "consumer",
+            self,
+            "consumer",
             PythonFunctionProps(
                 function_name=self.name("consumer"),
                 description="Broadcasts telemetry from MSK to the open WebSocket connections",
@@ -140,34 +161,52 @@ class DashboardStack(PlatformStack):
                     ),
                 },
                 statements=(
-                    Allow("ReadConnections", ("dynamodb:Scan", "dynamodb:DeleteItem"),
-                          (table.arn,)),
-                    Allow("PostToConnections", ("execute-api:ManageConnections",),
-                          (connections_arn,)),
-                    Allow("EventSourceCluster",
-                          ("kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers",
-                           "kafka-cluster:Connect",
-                           "kafka-cluster:DescribeClusterDynamicConfiguration"),
-                          (cluster_arn,)),
-                    Allow("EventSourceTopic",
-                          ("kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"),
-                          (msk.string(MskOutputs.TOPIC_ARN),)),
-                    Allow("EventSourceGroup",
-                          ("kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"),
-                          (arns.group(settings.consumer_group_id),)),
+                    Allow(
+                        "ReadConnections", ("dynamodb:Scan", "dynamodb:DeleteItem"), (table.arn,)
+                    ),
+                    Allow(
+                        "PostToConnections", ("execute-api:ManageConnections",), (connections_arn,)
+                    ),
+                    Allow(
+                        "EventSourceCluster",
+                        (
+                            "kafka:DescribeClusterV2",
+                            "kafka:GetBootstrapBrokers",
+                            "kafka-cluster:Connect",
+                            "kafka-cluster:DescribeClusterDynamicConfiguration",
+                        ),
+                        (cluster_arn,),
+                    ),
+                    Allow(
+                        "EventSourceTopic",
+                        ("kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"),
+                        (msk.string(MskOutputs.TOPIC_ARN),),
+                    ),
+                    Allow(
+                        "EventSourceGroup",
+                        ("kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"),
+                        (arns.group(settings.consumer_group_id),),
+                    ),
                     # The event poller runs in the cluster's subnets: AWS allows no narrower
                     # resource than "*" for these.
-                    Allow("EventSourceNetwork",
-                          ("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
-                           "ec2:DeleteNetworkInterface", "ec2:DescribeSubnets",
-                           *MSK_POLLER_NETWORK),
-                          ("*",)),
+                    Allow(
+                        "EventSourceNetwork",
+                        (
+                            "ec2:CreateNetworkInterface",
+                            "ec2:DescribeNetworkInterfaces",
+                            "ec2:DeleteNetworkInterface",
+                            "ec2:DescribeSubnets",
+                            *MSK_POLLER_NETWORK,
+                        ),
+                        ("*",),
+                    ),
                 ),
-                **common,
+                settings=runtime,
             ),
         )
         LambdaEventSourceMapping(
-            self, "consumer-source",
+            self,
+            "consumer-source",
             function_name=consumer.arn,
             event_source_arn=cluster_arn,
             topics=[msk.string(MskOutputs.TOPIC_NAME)],
@@ -176,7 +215,7 @@ class DashboardStack(PlatformStack):
             amazon_managed_kafka_event_source_config={
                 "consumer_group_id": settings.consumer_group_id,
             },
-            depends_on=[consumer],
+            depends_on=[consumer.function],
         )
 
         out = DashboardOutputs

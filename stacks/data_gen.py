@@ -37,7 +37,9 @@ MAX_ASYNC_PAYLOAD_BYTES = 200_000
 # Firehose reads the topic from its first offset: nothing written before the stream exists
 # is lost (the API's way to ask for the earliest position is the epoch timestamp).
 READ_FROM_EARLIEST = "1970-01-01T00:00:00Z"
-HOURLY_PREFIX = "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+HOURLY_PREFIX = (
+    "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+)
 
 
 @dataclass(frozen=True)
@@ -62,26 +64,24 @@ class DataGenStack(PlatformStack):
         topic_name = msk.string(MskOutputs.TOPIC_NAME)
         bucket_arn = lake.string(DataLakeOutputs.BUCKET_ARN)
         data_prefix = lake.string(DataLakeOutputs.DATA_PREFIX)
-        common = {
-            "runtime": lambdas.runtime,
-            "architecture": lambdas.architecture,
-            "timeout_seconds": lambdas.timeout_seconds,
-            "log_retention_days": lambdas.log_retention_days,
-            "log_group_arn_prefix": self.arn("logs", "log-group:"),
-        }
+        runtime = self.runtime_settings(lambdas)
 
         failures = SqsQueue(
-            self, "producer-failures", name=self.name("producer-failures"),
+            self,
+            "producer-failures",
+            name=self.name("producer-failures"),
             message_retention_seconds=lambdas.failure_queue_retention_seconds,
             sqs_managed_sse_enabled=True,
         )
         producer = PythonFunction(
-            self, "producer",
+            self,
+            "producer",
             PythonFunctionProps(
                 function_name=self.name("producer"),
                 description="Publishes telemetry events to the MSK topic",
                 code=self.package("producer", lambdas),
                 memory_mb=lambdas.producer_memory_mb,
+                timeout_seconds=lambdas.timeout_seconds,
                 environment={
                     "BOOTSTRAP_SERVERS": msk.string(MskOutputs.BOOTSTRAP_BROKERS_SASL_IAM),
                     "KAFKA_TOPIC": topic_name,
@@ -89,89 +89,138 @@ class DataGenStack(PlatformStack):
                     "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
                 },
                 statements=(
-                    Allow("ConnectToCluster",
-                          ("kafka-cluster:Connect", "kafka-cluster:WriteDataIdempotently"),
-                          (cluster_arn,)),
-                    Allow("WriteTelemetryTopic",
-                          ("kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"),
-                          (topic_arn,)),
+                    Allow(
+                        "ConnectToCluster",
+                        ("kafka-cluster:Connect", "kafka-cluster:WriteDataIdempotently"),
+                        (cluster_arn,),
+                    ),
+                    Allow(
+                        "WriteTelemetryTopic",
+                        ("kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"),
+                        (topic_arn,),
+                    ),
                     Allow("KeepFailedInvocations", ("sqs:SendMessage",), (failures.arn,)),
                 ),
                 subnet_ids=network.strings(NetworkOutputs.PRIVATE_SUBNET_IDS),
                 security_group_ids=(network.string(NetworkOutputs.LAMBDA_SECURITY_GROUP_ID),),
-                **common,
+                settings=runtime,
             ),
         )
         LambdaFunctionEventInvokeConfig(
-            self, "producer-async",
+            self,
+            "producer-async",
             function_name=producer.function_name,
             maximum_retry_attempts=lambdas.async_retry_attempts,
             destination_config={"on_failure": {"destination": failures.arn}},
         )
 
         generator = PythonFunction(
-            self, "generator",
+            self,
+            "generator",
             PythonFunctionProps(
                 function_name=self.name("generator"),
                 description="Makes synthetic video-streaming telemetry on a schedule",
                 code=self.package("generator", lambdas),
                 memory_mb=lambdas.generator_memory_mb,
+                timeout_seconds=lambdas.timeout_seconds,
                 environment={
                     "BATCH_SIZE": str(lambdas.generator_batch_size),
                     "PRODUCER_FUNCTION_NAME": producer.function_name,
                     "MAX_PAYLOAD_BYTES": str(MAX_ASYNC_PAYLOAD_BYTES),
                 },
                 statements=(Allow("InvokeProducer", ("lambda:InvokeFunction",), (producer.arn,)),),
-                **common,
+                settings=runtime,
             ),
         )
         schedule = CloudwatchEventRule(
-            self, "generator-schedule", name=self.name("generator-schedule"),
-            description="Runs the telemetry generator", schedule_expression=lambdas.generator_schedule,
+            self,
+            "generator-schedule",
+            name=self.name("generator-schedule"),
+            description="Runs the telemetry generator",
+            schedule_expression=lambdas.generator_schedule,
         )
-        CloudwatchEventTarget(self, "generator-target", rule=schedule.name,
-                              arn=generator.arn, target_id="generator")
+        CloudwatchEventTarget(
+            self, "generator-target", rule=schedule.name, arn=generator.arn, target_id="generator"
+        )
         LambdaPermission(
-            self, "generator-schedule-permission", statement_id="AllowEventBridgeSchedule",
-            action="lambda:InvokeFunction", function_name=generator.function_name,
-            principal="events.amazonaws.com", source_arn=schedule.arn,
+            self,
+            "generator-schedule-permission",
+            statement_id="AllowEventBridgeSchedule",
+            action="lambda:InvokeFunction",
+            function_name=generator.function_name,
+            principal="events.amazonaws.com",
+            source_arn=schedule.arn,
         )
 
         stream_name = self.name("telemetry-to-s3")
         firehose_logs = CloudwatchLogGroup(
-            self, "firehose-logs", name=f"/aws/kinesisfirehose/{stream_name}",
+            self,
+            "firehose-logs",
+            name=f"/aws/kinesisfirehose/{stream_name}",
             retention_in_days=props.firehose.log_retention_days,
         )
         firehose_log_stream = CloudwatchLogStream(
             self, "firehose-log-stream", name="S3Delivery", log_group_name=firehose_logs.name
         )
         firehose_role = IamRole(
-            self, "firehose-role", name=self.name("firehose"),
+            self,
+            "firehose-role",
+            name=self.name("firehose"),
             assume_role_policy=service_trust_policy(
                 self, "firehose-trust", "firehose.amazonaws.com", source_account=self.account_id
             ),
         )
         firehose_policy = IamRolePolicy(
-            self, "firehose-policy", name="msk-to-s3", role=firehose_role.id,
-            policy=policy_document(self, "firehose-permissions", (
-                Allow("DescribeCluster",
-                      ("kafka:GetBootstrapBrokers", "kafka:DescribeCluster",
-                       "kafka:DescribeClusterV2", "kafka-cluster:Connect"),
-                      (cluster_arn,)),
-                Allow("ReadTelemetryTopic",
-                      ("kafka-cluster:DescribeTopic", "kafka-cluster:DescribeTopicDynamicConfiguration",
-                       "kafka-cluster:ReadData"),
-                      (topic_arn,)),
-                Allow("WriteDataBucket",
-                      ("s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject",
-                       "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject"),
-                      (bucket_arn, f"{bucket_arn}/*")),
-                Allow("WriteDeliveryLogs", ("logs:PutLogEvents",),
-                      (f"{firehose_logs.arn}:log-stream:*",)),
-            )),
+            self,
+            "firehose-policy",
+            name="msk-to-s3",
+            role=firehose_role.id,
+            policy=policy_document(
+                self,
+                "firehose-permissions",
+                (
+                    Allow(
+                        "DescribeCluster",
+                        (
+                            "kafka:GetBootstrapBrokers",
+                            "kafka:DescribeCluster",
+                            "kafka:DescribeClusterV2",
+                            "kafka-cluster:Connect",
+                        ),
+                        (cluster_arn,),
+                    ),
+                    Allow(
+                        "ReadTelemetryTopic",
+                        (
+                            "kafka-cluster:DescribeTopic",
+                            "kafka-cluster:DescribeTopicDynamicConfiguration",
+                            "kafka-cluster:ReadData",
+                        ),
+                        (topic_arn,),
+                    ),
+                    Allow(
+                        "WriteDataBucket",
+                        (
+                            "s3:AbortMultipartUpload",
+                            "s3:GetBucketLocation",
+                            "s3:GetObject",
+                            "s3:ListBucket",
+                            "s3:ListBucketMultipartUploads",
+                            "s3:PutObject",
+                        ),
+                        (bucket_arn, f"{bucket_arn}/*"),
+                    ),
+                    Allow(
+                        "WriteDeliveryLogs",
+                        ("logs:PutLogEvents",),
+                        (f"{firehose_logs.arn}:log-stream:*",),
+                    ),
+                ),
+            ),
         )
         stream = KinesisFirehoseDeliveryStream(
-            self, "delivery-stream",
+            self,
+            "delivery-stream",
             name=stream_name,
             destination="extended_s3",
             msk_source_configuration={
@@ -179,15 +228,15 @@ class DataGenStack(PlatformStack):
                 "topic_name": topic_name,
                 "read_from_timestamp": READ_FROM_EARLIEST,
                 "authentication_configuration": {
-                    "connectivity": "PRIVATE", "role_arn": firehose_role.arn,
+                    "connectivity": "PRIVATE",
+                    "role_arn": firehose_role.arn,
                 },
             },
             extended_s3_configuration={
                 "bucket_arn": bucket_arn,
                 "role_arn": firehose_role.arn,
                 "prefix": f"{data_prefix}{HOURLY_PREFIX}",
-                "error_output_prefix":
-                    "errors/!{firehose:error-output-type}/" + HOURLY_PREFIX,
+                "error_output_prefix": "errors/!{firehose:error-output-type}/" + HOURLY_PREFIX,
                 "buffering_interval": props.firehose.buffer_interval_seconds,
                 "buffering_size": props.firehose.buffer_size_mb,
                 "compression_format": "GZIP",
@@ -211,4 +260,3 @@ class DataGenStack(PlatformStack):
         self.export(out.PRODUCER_FAILURE_QUEUE_URL, failures.url)
         self.export(out.DELIVERY_STREAM, stream.name)
         self.check_contract()
-

@@ -53,7 +53,8 @@ def projection_parameters(bucket_name: str, start_year: int) -> dict[str, str]:
     """Glue table parameters for partition projection over the Firehose prefix layout."""
     template = f"s3://{bucket_name}/{DATA_PREFIX}" + "".join(
         # "$${" is a literal "${" in Terraform: Athena fills these in, not Terraform.
-        f"{key}=$${{{key}}}/" for key in PARTITION_KEYS
+        f"{key}=$${{{key}}}/"
+        for key in PARTITION_KEYS
     )
     two_digits = {"type": "integer", "digits": "2"}
     return {
@@ -91,12 +92,15 @@ class DataLakeStack(PlatformStack):
         settings = props.data_lake
 
         data = SecureBucket(
-            self, "data-bucket",
+            self,
+            "data-bucket",
             SecureBucketProps(
                 bucket_name=self.global_name("data"),
                 lifecycle=Lifecycle(
-                    transitions=((settings.infrequent_access_after_days, "STANDARD_IA"),
-                                 (settings.glacier_after_days, "GLACIER")),
+                    transitions=(
+                        (settings.infrequent_access_after_days, "STANDARD_IA"),
+                        (settings.glacier_after_days, "GLACIER"),
+                    ),
                     expire_noncurrent_days=settings.noncurrent_version_expiry_days,
                     abort_incomplete_upload_days=settings.abort_incomplete_upload_days,
                 ),
@@ -104,7 +108,8 @@ class DataLakeStack(PlatformStack):
             ),
         )
         results = SecureBucket(
-            self, "athena-results-bucket",
+            self,
+            "athena-results-bucket",
             SecureBucketProps(
                 bucket_name=self.global_name("athena-results"),
                 lifecycle=Lifecycle(
@@ -117,11 +122,14 @@ class DataLakeStack(PlatformStack):
         )
 
         database = GlueCatalogDatabase(
-            self, "database", name=settings.database_name,
+            self,
+            "database",
+            name=settings.database_name,
             description="ACME video streaming telemetry",
         )
         table = GlueCatalogTable(
-            self, "events-table",
+            self,
+            "events-table",
             database_name=database.name,
             name=settings.table_name,
             description="Video streaming telemetry events (GZIP JSON lines from Firehose)",
@@ -136,8 +144,7 @@ class DataLakeStack(PlatformStack):
             storage_descriptor={
                 "location": f"s3://{data.name}/{DATA_PREFIX}",
                 "input_format": "org.apache.hadoop.mapred.TextInputFormat",
-                "output_format":
-                    "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                "output_format": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
                 "ser_de_info": {
                     "serialization_library": "org.openx.data.jsonserde.JsonSerDe",
                     "parameters": {"serialization.format": "1"},
@@ -150,7 +157,8 @@ class DataLakeStack(PlatformStack):
         )
 
         workgroup = AthenaWorkgroup(
-            self, "workgroup",
+            self,
+            "workgroup",
             name=self.name("analytics"),
             description="Queries over the telemetry data lake",
             state="ENABLED",
@@ -165,10 +173,16 @@ class DataLakeStack(PlatformStack):
             },
         )
         for query_name, (description, sql) in named_queries(
-            settings.database_name, settings.table_name).items():
+            settings.database_name, settings.table_name
+        ).items():
             AthenaNamedQuery(
-                self, f"query-{query_name}", name=query_name, description=description,
-                database=database.name, workgroup=workgroup.name, query=sql,
+                self,
+                f"query-{query_name}",
+                name=query_name,
+                description=description,
+                database=database.name,
+                workgroup=workgroup.name,
+                query=sql,
             )
 
         out = DataLakeOutputs

@@ -19,8 +19,10 @@ class KafkaArns:
     cluster_uuid: str
 
     def _arn(self, kind: str, name: str) -> str:
-        return (f"arn:{self.partition}:kafka:{self.region}:{self.account_id}:"
-                f"{kind}/{self.cluster_name}/{self.cluster_uuid}/{name}")
+        return (
+            f"arn:{self.partition}:kafka:{self.region}:{self.account_id}:"
+            f"{kind}/{self.cluster_name}/{self.cluster_uuid}/{name}"
+        )
 
     def topic(self, name: str) -> str:
         return self._arn("topic", name)

@@ -57,7 +57,8 @@ class MskStack(PlatformStack):
         cluster_name = self.name("msk")
 
         logs_bucket = SecureBucket(
-            self, "broker-logs-bucket",
+            self,
+            "broker-logs-bucket",
             SecureBucketProps(
                 bucket_name=self.global_name("msk-logs"),
                 lifecycle=Lifecycle(expire_current_days=90, expire_noncurrent_days=7),
@@ -66,7 +67,9 @@ class MskStack(PlatformStack):
             ),
         )
         log_group = CloudwatchLogGroup(
-            self, "broker-log-group", name=f"/aws/msk/{cluster_name}",
+            self,
+            "broker-log-group",
+            name=f"/aws/msk/{cluster_name}",
             retention_in_days=settings.log_retention_days,
         )
 
@@ -79,13 +82,17 @@ class MskStack(PlatformStack):
             "unclean.leader.election.enable": "false",
         }
         configuration = MskConfiguration(
-            self, "configuration", name=cluster_name, kafka_versions=[settings.kafka_version],
+            self,
+            "configuration",
+            name=cluster_name,
+            kafka_versions=[settings.kafka_version],
             description="ACME telemetry: explicit topics, durable writes",
             server_properties="\n".join(f"{k}={v}" for k, v in sorted(server_properties.items())),
         )
 
         cluster = MskCluster(
-            self, "cluster",
+            self,
+            "cluster",
             cluster_name=cluster_name,
             kafka_version=settings.kafka_version,
             number_of_broker_nodes=settings.broker_count,
@@ -100,53 +107,74 @@ class MskStack(PlatformStack):
                 },
             },
             client_authentication={"sasl": {"iam": True}, "unauthenticated": False},
-            encryption_info={
-                "encryption_in_transit": {"client_broker": "TLS", "in_cluster": True}
+            encryption_info={"encryption_in_transit": {"client_broker": "TLS", "in_cluster": True}},
+            configuration_info={
+                "arn": configuration.arn,
+                "revision": configuration.latest_revision,
             },
-            configuration_info={"arn": configuration.arn, "revision": configuration.latest_revision},
             enhanced_monitoring="PER_TOPIC_PER_BROKER",
-            logging_info={"broker_logs": {
-                "cloudwatch_logs": {"enabled": True, "log_group": log_group.name},
-                "s3": {"enabled": True, "bucket": logs_bucket.bucket.id,
-                       "prefix": BROKER_LOG_PREFIX},
-            }},
+            logging_info={
+                "broker_logs": {
+                    "cloudwatch_logs": {"enabled": True, "log_group": log_group.name},
+                    "s3": {
+                        "enabled": True,
+                        "bucket": logs_bucket.bucket.id,
+                        "prefix": BROKER_LOG_PREFIX,
+                    },
+                }
+            },
         )
         arns = KafkaArns(
-            cluster_arn=cluster.arn, partition=self.partition.partition,
-            region=self.context.region, account_id=self.account_id,
-            cluster_name=cluster_name, cluster_uuid=cluster.cluster_uuid,
+            cluster_arn=cluster.arn,
+            partition=self.partition.partition,
+            region=self.context.region,
+            account_id=self.account_id,
+            cluster_name=cluster_name,
+            cluster_uuid=cluster.cluster_uuid,
         )
 
         # Firehose's MSK source opens a managed VPC connection to the cluster: the service
         # principal needs these actions granted by the cluster itself.
         firehose_access = DataAwsIamPolicyDocument(
-            self, "cluster-policy-document",
-            statement=[DataAwsIamPolicyDocumentStatement(
-                sid="FirehoseMskSource", effect="Allow",
-                principals=[{"type": "Service", "identifiers": ["firehose.amazonaws.com"]}],
-                actions=["kafka:CreateVpcConnection", "kafka:GetBootstrapBrokers",
-                         "kafka:DescribeCluster", "kafka:DescribeClusterV2"],
-                resources=[cluster.arn],
-                condition=[{"test": "StringEquals", "variable": "aws:SourceAccount",
-                            "values": [self.account_id]}],
-            )],
+            self,
+            "cluster-policy-document",
+            statement=[
+                DataAwsIamPolicyDocumentStatement(
+                    sid="FirehoseMskSource",
+                    effect="Allow",
+                    principals=[{"type": "Service", "identifiers": ["firehose.amazonaws.com"]}],
+                    actions=[
+                        "kafka:CreateVpcConnection",
+                        "kafka:GetBootstrapBrokers",
+                        "kafka:DescribeCluster",
+                        "kafka:DescribeClusterV2",
+                    ],
+                    resources=[cluster.arn],
+                    condition=[
+                        {
+                            "test": "StringEquals",
+                            "variable": "aws:SourceAccount",
+                            "values": [self.account_id],
+                        }
+                    ],
+                )
+            ],
         )
-        MskClusterPolicy(self, "cluster-policy", cluster_arn=cluster.arn,
-                         policy=firehose_access.json)
+        MskClusterPolicy(
+            self, "cluster-policy", cluster_arn=cluster.arn, policy=firehose_access.json
+        )
 
         lambdas = props.lambdas
         topic_admin = PythonFunction(
-            self, "topic-admin",
+            self,
+            "topic-admin",
             PythonFunctionProps(
                 function_name=self.name("topic-admin"),
                 description="Creates the platform's Kafka topics at deploy time",
                 code=self.package("topic_admin", lambdas),
-                runtime=lambdas.runtime,
-                architecture=lambdas.architecture,
+                settings=self.runtime_settings(lambdas),
                 memory_mb=256,
                 timeout_seconds=120,
-                log_retention_days=lambdas.log_retention_days,
-                log_group_arn_prefix=self.arn("logs", "log-group:"),
                 environment={
                     "BOOTSTRAP_SERVERS": cluster.bootstrap_brokers_sasl_iam,
                     "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
@@ -154,9 +182,11 @@ class MskStack(PlatformStack):
                 },
                 statements=(
                     Allow("ConnectToCluster", ("kafka-cluster:Connect",), (cluster.arn,)),
-                    Allow("ManageTelemetryTopic",
-                          ("kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic"),
-                          (arns.topic(props.topic_name),)),
+                    Allow(
+                        "ManageTelemetryTopic",
+                        ("kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic"),
+                        (arns.topic(props.topic_name),),
+                    ),
                 ),
                 subnet_ids=network.strings(NetworkOutputs.PRIVATE_SUBNET_IDS),
                 security_group_ids=(network.string(NetworkOutputs.LAMBDA_SECURITY_GROUP_ID),),
@@ -169,7 +199,8 @@ class MskStack(PlatformStack):
             "configs": {"min.insync.replicas": str(settings.min_insync_replicas)},
         }
         LambdaInvocation(
-            self, "create-topic",
+            self,
+            "create-topic",
             function_name=topic_admin.function_name,
             input=json.dumps(topic_request, sort_keys=True),
             # A new cluster (new UUID) needs the topic again; so does a changed request.
@@ -192,21 +223,31 @@ class MskStack(PlatformStack):
         bucket_arn = f"arn:{self.partition.partition}:s3:::{self.global_name('msk-logs')}"
         source = [
             {"test": "StringEquals", "variable": "aws:SourceAccount", "values": [self.account_id]},
-            {"test": "ArnLike", "variable": "aws:SourceArn",
-             "values": [self.arn("logs", "*")]},
+            {"test": "ArnLike", "variable": "aws:SourceArn", "values": [self.arn("logs", "*")]},
         ]
         delivery = [{"type": "Service", "identifiers": ["delivery.logs.amazonaws.com"]}]
         return (
             DataAwsIamPolicyDocumentStatement(
-                sid="LogDeliveryWrite", effect="Allow", principals=delivery,
+                sid="LogDeliveryWrite",
+                effect="Allow",
+                principals=delivery,
                 actions=["s3:PutObject"],
                 resources=[f"{bucket_arn}/{BROKER_LOG_PREFIX}/AWSLogs/{self.account_id}/*"],
-                condition=[*source, {"test": "StringEquals", "variable": "s3:x-amz-acl",
-                                     "values": ["bucket-owner-full-control"]}],
+                condition=[
+                    *source,
+                    {
+                        "test": "StringEquals",
+                        "variable": "s3:x-amz-acl",
+                        "values": ["bucket-owner-full-control"],
+                    },
+                ],
             ),
             DataAwsIamPolicyDocumentStatement(
-                sid="LogDeliveryAclCheck", effect="Allow", principals=delivery,
-                actions=["s3:GetBucketAcl"], resources=[bucket_arn], condition=source,
+                sid="LogDeliveryAclCheck",
+                effect="Allow",
+                principals=delivery,
+                actions=["s3:GetBucketAcl"],
+                resources=[bucket_arn],
+                condition=source,
             ),
         )
-

@@ -46,41 +46,71 @@ class NetworkStack(PlatformStack):
 
         # Rules are separate resources (not inline) so other teams can add their own.
         msk_group = SecurityGroup(
-            self, "msk-sg", name=self.name("msk"), vpc_id=vpc_id,
+            self,
+            "msk-sg",
+            name=self.name("msk"),
+            vpc_id=vpc_id,
             description="MSK brokers: SASL/IAM from platform Lambdas and the cluster itself",
             tags={"Name": self.name("msk")},
         )
         lambda_group = SecurityGroup(
-            self, "lambda-sg", name=self.name("lambda"), vpc_id=vpc_id,
+            self,
+            "lambda-sg",
+            name=self.name("lambda"),
+            vpc_id=vpc_id,
             description="Lambdas that publish to or administer MSK",
             tags={"Name": self.name("lambda")},
         )
         for source_id, source in (("lambda", lambda_group), ("self", msk_group)):
             # The cluster's own group is also used by Lambda's MSK event pollers.
             VpcSecurityGroupIngressRule(
-                self, f"msk-in-{source_id}", security_group_id=msk_group.id,
-                referenced_security_group_id=source.id, ip_protocol="tcp",
-                from_port=MSK_IAM_PORT, to_port=MSK_IAM_PORT,
+                self,
+                f"msk-in-{source_id}",
+                security_group_id=msk_group.id,
+                referenced_security_group_id=source.id,
+                ip_protocol="tcp",
+                from_port=MSK_IAM_PORT,
+                to_port=MSK_IAM_PORT,
                 description=f"SASL/IAM over TLS from {source_id}",
             )
         VpcSecurityGroupEgressRule(
-            self, "msk-out-vpc", security_group_id=msk_group.id, cidr_ipv4=settings.vpc_cidr,
-            ip_protocol="tcp", from_port=0, to_port=65535,
+            self,
+            "msk-out-vpc",
+            security_group_id=msk_group.id,
+            cidr_ipv4=settings.vpc_cidr,
+            ip_protocol="tcp",
+            from_port=0,
+            to_port=65535,
             description="Brokers and event pollers talk inside the VPC",
         )
         VpcSecurityGroupEgressRule(
-            self, "msk-out-https", security_group_id=msk_group.id, cidr_ipv4="0.0.0.0/0",
-            ip_protocol="tcp", from_port=443, to_port=443,
+            self,
+            "msk-out-https",
+            security_group_id=msk_group.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
             description="Lambda's MSK event pollers call Lambda and STS over HTTPS",
         )
         VpcSecurityGroupEgressRule(
-            self, "lambda-out-msk", security_group_id=lambda_group.id,
-            referenced_security_group_id=msk_group.id, ip_protocol="tcp",
-            from_port=MSK_IAM_PORT, to_port=MSK_IAM_PORT, description="SASL/IAM to the brokers",
+            self,
+            "lambda-out-msk",
+            security_group_id=lambda_group.id,
+            referenced_security_group_id=msk_group.id,
+            ip_protocol="tcp",
+            from_port=MSK_IAM_PORT,
+            to_port=MSK_IAM_PORT,
+            description="SASL/IAM to the brokers",
         )
         VpcSecurityGroupEgressRule(
-            self, "lambda-out-https", security_group_id=lambda_group.id, cidr_ipv4="0.0.0.0/0",
-            ip_protocol="tcp", from_port=443, to_port=443,
+            self,
+            "lambda-out-https",
+            security_group_id=lambda_group.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
             description="AWS APIs over HTTPS through NAT",
         )
 

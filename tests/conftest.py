@@ -23,10 +23,14 @@ class Synthesized:
     json_text: dict[str, str]
 
     def stack(self, name: str) -> dict[str, Any]:
-        return json.loads(self.json_text[name])
+        document: dict[str, Any] = json.loads(self.json_text[name])
+        return document
 
     def resources(self, name: str, resource_type: str) -> dict[str, dict[str, Any]]:
-        return self.stack(name).get("resource", {}).get(resource_type, {})
+        found: dict[str, dict[str, Any]] = (
+            self.stack(name).get("resource", {}).get(resource_type, {})
+        )
+        return found
 
     def one(self, name: str, resource_type: str) -> dict[str, Any]:
         found = self.resources(name, resource_type)

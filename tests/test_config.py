@@ -23,11 +23,16 @@ def test_defaults_follow_the_seeds_where_they_are_right() -> None:
     assert config.prefix == "acme-data"
     assert config.topic_name == "acme-telemetry" == load_contract().topic
     assert (config.data_lake.database_name, config.data_lake.table_name) == (
-        "acme_telemetry", "streaming_events")
+        "acme_telemetry",
+        "streaming_events",
+    )
     assert (config.firehose.buffer_interval_seconds, config.firehose.buffer_size_mb) == (60, 5)
     lambdas = config.lambdas
-    assert (lambdas.generator_memory_mb, lambdas.producer_memory_mb,
-            lambdas.consumer_memory_mb) == (256, 512, 512)
+    assert (
+        lambdas.generator_memory_mb,
+        lambdas.producer_memory_mb,
+        lambdas.consumer_memory_mb,
+    ) == (256, 512, 512)
     assert lambdas.timeout_seconds == 300
     assert lambdas.runtime == "python3.13"
     assert (config.msk.broker_count, config.msk.ebs_volume_gib) == (3, 100)
@@ -51,28 +56,40 @@ def test_configuration_is_frozen() -> None:
     ("build", "field", "hint"),
     [
         (lambda: load_config({"ACME_ENV": "staging"}), "ACME_ENV", "dev, prod"),
-        (lambda: PlatformConfig(environment="dev", msk=MskSettings(broker_count=4)),
-         "msk.broker_count", "multiple of network.az_count (3), e.g. 3, 6, 9"),
+        (
+            lambda: PlatformConfig(environment="dev", msk=MskSettings(broker_count=4)),
+            "msk.broker_count",
+            "multiple of network.az_count (3), e.g. 3, 6, 9",
+        ),
         (lambda: MskSettings(kafka_version="3.5.1"), "msk.kafka_version", "3.8.x"),
-        (lambda: PlatformConfig(environment="dev", region="us-gov-west-9"), "region",
-         "us-west-2"),
-        (lambda: NetworkSettings(vpc_cidr="10.0.0.300/16"), "network.vpc_cidr",
-         "not an IPv4 CIDR"),
+        (lambda: PlatformConfig(environment="dev", region="us-gov-west-9"), "region", "us-west-2"),
+        (lambda: NetworkSettings(vpc_cidr="10.0.0.300/16"), "network.vpc_cidr", "not an IPv4 CIDR"),
         (lambda: NetworkSettings(vpc_cidr="10.0.0.0/28"), "network.vpc_cidr", "/16 to /20"),
-        (lambda: load_config({"ACME_STATE_BUCKET": "My_State_Bucket"}), "state.bucket",
-         "not a valid S3 bucket name"),
-        (lambda: load_config({"ACME_STATE_BUCKET": "192.168.1.1"}), "state.bucket",
-         "IP address"),
-        (lambda: PlatformConfig(environment="dev", prefix="acme-data-with-a-very-long-name"),
-         "prefix", "3-20"),
+        (
+            lambda: load_config({"ACME_STATE_BUCKET": "My_State_Bucket"}),
+            "state.bucket",
+            "not a valid S3 bucket name",
+        ),
+        (lambda: load_config({"ACME_STATE_BUCKET": "192.168.1.1"}), "state.bucket", "IP address"),
+        (
+            lambda: PlatformConfig(environment="dev", prefix="acme-data-with-a-very-long-name"),
+            "prefix",
+            "3-20",
+        ),
         (lambda: load_config({"ACME_STATE_BACKEND": "consul"}), "state.backend", "s3, local"),
         (lambda: LambdaSettings(runtime="nodejs18.x"), "lambdas.runtime", "python3.13"),
         (lambda: LambdaSettings(log_retention_days=10), "lambdas.log_retention_days", "14"),
-        (lambda: DataLakeSettings(glacier_after_days=45), "data_lake.glacier_after_days",
-         "at least 60"),
+        (
+            lambda: DataLakeSettings(glacier_after_days=45),
+            "data_lake.glacier_after_days",
+            "at least 60",
+        ),
         (lambda: MskSettings(min_insync_replicas=3), "msk.min_insync_replicas", "1 to 2"),
-        (lambda: load_config({"ACME_AWS_ENDPOINT_URL": "http://10.0.0.5:4566"}),
-         "emulator.endpoint_url", "loopback"),
+        (
+            lambda: load_config({"ACME_AWS_ENDPOINT_URL": "http://10.0.0.5:4566"}),
+            "emulator.endpoint_url",
+            "loopback",
+        ),
     ],
 )
 def test_bad_configuration_names_the_field_and_what_is_allowed(build, field, hint) -> None:

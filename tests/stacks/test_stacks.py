@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from cdktf import Testing as CdktfTesting
 
@@ -17,8 +18,11 @@ from tests.conftest import ROOT, STACK_NAMES, Synthesized
 
 
 def has(synth: Synthesized, stack: str, resource_type: str, properties: dict[str, object]) -> bool:
-    return bool(CdktfTesting.to_have_resource_with_properties(
-        synth.json_text[stack], resource_type, properties))
+    return bool(
+        CdktfTesting.to_have_resource_with_properties(
+            synth.json_text[stack], resource_type, properties
+        )
+    )
 
 
 def test_every_stack_declares_its_contract_outputs_with_descriptions(synth: Synthesized) -> None:
@@ -99,14 +103,18 @@ def test_msk_cluster_is_iam_only_tls_and_monitored(synth: Synthesized) -> None:
     assert cluster["number_of_broker_nodes"] == 3
     assert cluster["client_authentication"] == {"sasl": {"iam": True}, "unauthenticated": False}
     assert cluster["encryption_info"]["encryption_in_transit"] == {
-        "client_broker": "TLS", "in_cluster": True}
+        "client_broker": "TLS",
+        "in_cluster": True,
+    }
     assert cluster["enhanced_monitoring"] == "PER_TOPIC_PER_BROKER"
     logs = cluster["logging_info"]["broker_logs"]
     assert logs["cloudwatch_logs"]["enabled"] and logs["s3"]["enabled"]
     assert cluster["broker_node_group_info"]["connectivity_info"]["vpc_connectivity"] == {
-        "client_authentication": {"sasl": {"iam": True}}}
-    assert cluster["broker_node_group_info"]["storage_info"]["ebs_storage_info"][
-        "volume_size"] == 100
+        "client_authentication": {"sasl": {"iam": True}}
+    }
+    assert (
+        cluster["broker_node_group_info"]["storage_info"]["ebs_storage_info"]["volume_size"] == 100
+    )
     assert has(synth, "msk", "aws_cloudwatch_log_group", {"retention_in_days": 7})
 
 
@@ -138,22 +146,40 @@ def test_topic_is_created_by_an_invocation_during_the_msk_apply(synth: Synthesiz
 
 
 def test_data_bucket_is_private_encrypted_versioned_and_tiered(synth: Synthesized) -> None:
-    assert has(synth, "data-lake", "aws_s3_bucket_public_access_block", {
-        "block_public_acls": True, "block_public_policy": True,
-        "ignore_public_acls": True, "restrict_public_buckets": True})
-    assert has(synth, "data-lake", "aws_s3_bucket_versioning",
-               {"versioning_configuration": {"status": "Enabled"}})
+    assert has(
+        synth,
+        "data-lake",
+        "aws_s3_bucket_public_access_block",
+        {
+            "block_public_acls": True,
+            "block_public_policy": True,
+            "ignore_public_acls": True,
+            "restrict_public_buckets": True,
+        },
+    )
+    assert has(
+        synth,
+        "data-lake",
+        "aws_s3_bucket_versioning",
+        {"versioning_configuration": {"status": "Enabled"}},
+    )
     lifecycles = synth.resources("data-lake", "aws_s3_bucket_lifecycle_configuration")
     data_lifecycle = [lc for lc in lifecycles.values() if "data-bucket" in lc["bucket"]]
     assert len(data_lifecycle) == 1
     data_rules = {r["id"]: r for r in data_lifecycle[0]["rule"]}
-    tiering = [r for r in data_rules.values() if r.get("transition")][0]
+    tiering = next(r for r in data_rules.values() if r.get("transition"))
     assert [(t["days"], t["storage_class"]) for t in tiering["transition"]] == [
-        (30, "STANDARD_IA"), (90, "GLACIER")]
-    assert any(r.get("noncurrent_version_expiration") == [{"noncurrent_days": 30}]
-               for r in data_rules.values())
-    assert any(r.get("abort_incomplete_multipart_upload") == [{"days_after_initiation": 7}]
-               for r in data_rules.values())
+        (30, "STANDARD_IA"),
+        (90, "GLACIER"),
+    ]
+    assert any(
+        r.get("noncurrent_version_expiration") == [{"noncurrent_days": 30}]
+        for r in data_rules.values()
+    )
+    assert any(
+        r.get("abort_incomplete_multipart_upload") == [{"days_after_initiation": 7}]
+        for r in data_rules.values()
+    )
     policies = synth.stack("data-lake")["data"]["aws_iam_policy_document"]
     deny = [s for p in policies.values() for s in p["statement"] if s.get("effect") == "Deny"]
     assert deny and all(s["condition"][0]["variable"] == "aws:SecureTransport" for s in deny)
@@ -194,8 +220,9 @@ def test_athena_workgroup_encrypts_results_and_holds_the_named_queries(
 
 
 def test_data_gen_wires_schedule_async_failure_queue_and_firehose(synth: Synthesized) -> None:
-    assert has(synth, "data-gen", "aws_cloudwatch_event_rule",
-               {"schedule_expression": "rate(5 minutes)"})
+    assert has(
+        synth, "data-gen", "aws_cloudwatch_event_rule", {"schedule_expression": "rate(5 minutes)"}
+    )
     invoke_config = synth.one("data-gen", "aws_lambda_function_event_invoke_config")
     assert "aws_sqs_queue" in invoke_config["destination_config"]["on_failure"]["destination"]
     stream = synth.one("data-gen", "aws_kinesis_firehose_delivery_stream")
@@ -208,8 +235,9 @@ def test_data_gen_wires_schedule_async_failure_queue_and_firehose(synth: Synthes
     assert "!{firehose:error-output-type}" in s3["error_output_prefix"]
     assert s3["cloudwatch_logging_options"]["enabled"] is True
     assert s3["processing_configuration"]["processors"][0]["type"] == "AppendDelimiterToRecord"
-    functions = {f["function_name"]: f for f in synth.resources("data-gen",
-                                                                 "aws_lambda_function").values()}
+    functions = {
+        f["function_name"]: f for f in synth.resources("data-gen", "aws_lambda_function").values()
+    }
     producer = functions["acme-data-dev-producer"]
     assert producer["vpc_config"]["subnet_ids"]
     assert producer["memory_size"] == 512 and producer["timeout"] == 300
@@ -217,12 +245,17 @@ def test_data_gen_wires_schedule_async_failure_queue_and_firehose(synth: Synthes
 
 
 def test_dashboard_has_routes_stage_ttl_table_and_msk_event_source(synth: Synthesized) -> None:
-    routes = {r["route_key"] for r in synth.resources("dashboard",
-                                                       "aws_apigatewayv2_route").values()}
+    routes = {
+        r["route_key"] for r in synth.resources("dashboard", "aws_apigatewayv2_route").values()
+    }
     assert routes == {"$connect", "$disconnect", "$default"}
     assert has(synth, "dashboard", "aws_apigatewayv2_stage", {"auto_deploy": True})
-    assert has(synth, "dashboard", "aws_dynamodb_table",
-               {"ttl": {"attribute_name": "ttl", "enabled": True}})
+    assert has(
+        synth,
+        "dashboard",
+        "aws_dynamodb_table",
+        {"ttl": {"attribute_name": "ttl", "enabled": True}},
+    )
     assert len(synth.resources("dashboard", "aws_lambda_permission")) == 3
     mapping = synth.one("dashboard", "aws_lambda_event_source_mapping")
     assert mapping["batch_size"] == 100
@@ -231,7 +264,7 @@ def test_dashboard_has_routes_stage_ttl_table_and_msk_event_source(synth: Synthe
     assert "upstream-msk.outputs.topic_name" in mapping["topics"][0]
 
 
-def _policies(synth: Synthesized, stack: str) -> list[dict[str, object]]:
+def _policies(synth: Synthesized, stack: str) -> list[dict[str, Any]]:
     docs = synth.stack(stack).get("data", {}).get("aws_iam_policy_document", {})
     return [s for d in docs.values() for s in d["statement"]]
 
@@ -244,8 +277,9 @@ def test_iam_is_least_privilege(synth: Synthesized) -> None:
             kafka = [a for a in actions if str(a).startswith("kafka-cluster:")]
             if kafka:
                 assert statement["resources"] != ["*"], f"{stack}: kafka-cluster on *"
-            if any(str(a).startswith(("s3:", "dynamodb:", "execute-api:", "sqs:"))
-                   for a in actions):
+            if any(
+                str(a).startswith(("s3:", "dynamodb:", "execute-api:", "sqs:")) for a in actions
+            ):
                 assert "*" not in statement["resources"], statement
     consumer = [s for s in _policies(synth, "dashboard") if s.get("sid") == "EventSourceGroup"]
     assert consumer and ":group/" in consumer[0]["resources"][0]
@@ -258,9 +292,11 @@ def test_every_lambda_has_its_own_role_and_a_log_group_with_retention(
 ) -> None:
     for stack in STACK_NAMES:
         functions = synth.resources(stack, "aws_lambda_function")
-        log_groups = {g["name"] for g in synth.resources(stack,
-                                                          "aws_cloudwatch_log_group").values()
-                      if g.get("retention_in_days")}
+        log_groups = {
+            g["name"]
+            for g in synth.resources(stack, "aws_cloudwatch_log_group").values()
+            if g.get("retention_in_days")
+        }
         roles = {f["role"] for f in functions.values()}
         assert len(roles) == len(functions)
         for function in functions.values():

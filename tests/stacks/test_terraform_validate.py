@@ -10,8 +10,9 @@ import pytest
 
 from tests.conftest import STACK_NAMES, Synthesized
 
-pytestmark = pytest.mark.skipif(shutil.which("terraform") is None,
-                                reason="terraform is not installed")
+pytestmark = pytest.mark.skipif(
+    shutil.which("terraform") is None, reason="terraform is not installed"
+)
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
@@ -20,12 +21,20 @@ def test_terraform_validate(synth: Synthesized, stack: str) -> None:
     environ = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
     init = subprocess.run(
         ["terraform", "init", "-backend=false", "-input=false", "-no-color"],
-        cwd=workdir, env=environ, capture_output=True, text=True, check=False,
+        cwd=workdir,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert init.returncode == 0, init.stderr + init.stdout
     validate = subprocess.run(
-        ["terraform", "validate", "-json"], cwd=workdir, env=environ,
-        capture_output=True, text=True, check=False,
+        ["terraform", "validate", "-json"],
+        cwd=workdir,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert validate.returncode == 0, validate.stdout + validate.stderr
     assert '"valid": true' in validate.stdout
