@@ -1,0 +1,1 @@
+"""Operations around the synthesized stacks: local deploys, plan review."""
