@@ -31,7 +31,12 @@ def classify(actions: Sequence[str]) -> str | None:
     key = tuple(actions)
     if key in (("delete", "create"), ("create", "delete")):
         return "replace"
-    return {("create",): "add", ("update",): "change", ("delete",): "destroy"}.get(key)
+    single: dict[tuple[str, ...], str] = {
+        ("create",): "add",
+        ("update",): "change",
+        ("delete",): "destroy",
+    }
+    return single.get(key)
 
 
 def changed_attributes(before: Any, after: Any, unknown: Any) -> tuple[str, ...]:
