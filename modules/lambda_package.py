@@ -1,0 +1,151 @@
+"""LambdaPackage: one function's reproducible zip, registered as a CDKTF file asset.
+
+Packaging only: it builds handlers/<function>/ with ``modules.packaging`` (reusing the cached
+zip when nothing changed) and hands the stack what aws_lambda_function needs::
+
+    package = LambdaPackage(self, "GeneratorPackage", LambdaPackageProps(function="generator"))
+    LambdaFunction(self, "Generator", function_name="acme-generator", role=role.arn,
+                   filename=package.asset_path, source_code_hash=package.source_code_hash,
+                   handler=package.handler, runtime=package.runtime,
+                   architectures=package.architectures)
+
+The asset is ``AssetType.FILE`` (the zip is copied as is): CDKTF's own ARCHIVE type zips
+record file mtimes, so their hash changes on every fresh checkout. ``asset_path`` is relative
+to the synthesized stack folder, so no path of the build machine reaches the stack JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cdktf import AssetType, TerraformAsset
+from constructs import Construct
+
+from modules.packaging import (
+    DEFAULT_BUILD_DIR,
+    DEFAULT_CONTRACT_PATH,
+    DEFAULT_HANDLERS_ROOT,
+    BuiltPackage,
+    PackageSpec,
+    build_package,
+    check_architecture,
+    check_function_name,
+    check_optional_path,
+    check_path,
+    check_python_version,
+)
+
+__all__ = ["LambdaPackage", "LambdaPackageProps"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LambdaPackageProps:
+    """Which function to package, and for which runtime.
+
+    function: folder name under handlers_root (e.g. "generator"). The paths default to this
+    repository's handlers/, contracts/telemetry_event.json and build/lambda/ (absolute, so the
+    current directory does not matter). wheel_dir (or $ACME_WHEEL_DIR) builds offline.
+    """
+
+    function: str
+    handlers_root: Path = DEFAULT_HANDLERS_ROOT
+    contract_path: Path | None = DEFAULT_CONTRACT_PATH
+    build_dir: Path = DEFAULT_BUILD_DIR
+    python_version: str = "3.13"
+    architecture: str = "arm64"
+    wheel_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        object.__setattr__(self, "function", check_function_name(owner, "function", self.function))
+        object.__setattr__(
+            self, "handlers_root", check_path(owner, "handlers_root", self.handlers_root)
+        )
+        object.__setattr__(
+            self, "contract_path", check_optional_path(owner, "contract_path", self.contract_path)
+        )
+        object.__setattr__(self, "build_dir", check_path(owner, "build_dir", self.build_dir))
+        object.__setattr__(
+            self,
+            "python_version",
+            check_python_version(owner, "python_version", self.python_version),
+        )
+        object.__setattr__(
+            self, "architecture", check_architecture(owner, "architecture", self.architecture)
+        )
+        object.__setattr__(
+            self, "wheel_dir", check_optional_path(owner, "wheel_dir", self.wheel_dir)
+        )
+
+    def to_spec(self) -> PackageSpec:
+        return PackageSpec(
+            handlers_root=self.handlers_root,
+            function=self.function,
+            build_dir=self.build_dir,
+            contract_path=self.contract_path,
+            python_version=self.python_version,
+            architecture=self.architecture,
+            wheel_dir=self.wheel_dir,
+        )
+
+
+class LambdaPackage(Construct):
+    """Builds one function's zip at synth time and registers it as a file asset."""
+
+    def __init__(self, scope: Construct, id: str, props: LambdaPackageProps) -> None:
+        super().__init__(scope, id)
+        if not isinstance(props, LambdaPackageProps):
+            raise TypeError(f"LambdaPackage props must be LambdaPackageProps, got {props!r}")
+        self._props = props
+        self._built: BuiltPackage = build_package(props.to_spec())
+        self._asset = TerraformAsset(
+            self,
+            "Zip",
+            path=str(self._built.zip_path.resolve()),
+            type=AssetType.FILE,
+            asset_hash=self._built.sha256,
+        )
+
+    @property
+    def asset(self) -> TerraformAsset:
+        return self._asset
+
+    @property
+    def asset_path(self) -> str:
+        """aws_lambda_function.filename: the zip's path relative to the stack folder."""
+        return self._asset.path
+
+    @property
+    def source_code_hash(self) -> str:
+        """aws_lambda_function.source_code_hash: base64(sha256(zip bytes))."""
+        return self._built.source_code_hash
+
+    @property
+    def handler(self) -> str:
+        """aws_lambda_function.handler, from the function's bundle.json."""
+        return self._built.handler
+
+    @property
+    def function_name(self) -> str:
+        """The handler folder's name (not the AWS function name, which the stack chooses)."""
+        return self._built.function
+
+    @property
+    def runtime(self) -> str:
+        """aws_lambda_function.runtime the zip was built for, e.g. "python3.13"."""
+        return self._built.runtime
+
+    @property
+    def architectures(self) -> list[str]:
+        """aws_lambda_function.architectures the zip was built for, e.g. ["arm64"]."""
+        return [self._built.architecture]
+
+    @property
+    def zip_path(self) -> Path:
+        """The zip on this machine (under build_dir); never put it in the stack."""
+        return self._built.zip_path
+
+    @property
+    def content_key(self) -> str:
+        return self._built.content_key
