@@ -15,6 +15,11 @@ BUILD       := build
 # Offline provider installs: the directory of a local provider mirror. Detected on machines
 # that have one at /opt/tf-plugins; empty elsewhere, so Terraform uses the public registry.
 TF_PLUGIN_DIR ?= $(wildcard /opt/tf-plugins)
+# Local emulator: its port and the folder for its PID, log, synthesized stacks and plans.
+LOCAL_PORT  ?= 4599
+LOCAL_DIR   ?= .local
+# `make plan LOCAL=1` plans against the local emulator instead of your AWS account.
+LOCAL       ?=
 # Optional directory of Lambda dependency wheels, for packaging without PyPI.
 ACME_WHEEL_DIR ?=
 
@@ -28,7 +33,7 @@ ifneq ($(strip $(TF_PLUGIN_DIR)),)
 export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
 endif
 
-.PHONY: help venv packages synth validate lint test deploy clean
+.PHONY: help venv packages synth validate lint test deploy plan deploy-local destroy-local clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -76,5 +81,22 @@ deploy: synth node_modules/.package-lock.json $(if $(strip $(TF_PLUGIN_DIR)),$(T
 	npx --no-install cdktf deploy '*' --skip-synth --auto-approve --outputs-file $(BUILD)/outputs.json \
 		$(if $(strip $(TF_PLUGIN_DIR)),--skip-provider-lock)
 
+TF_CONFIG_DEP := $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG))
+LOCAL_ARGS    := --port $(LOCAL_PORT) --workdir $(LOCAL_DIR)
+
+ifeq ($(strip $(LOCAL)),)
+plan: synth $(TF_CONFIG_DEP) ## Plan every stack: binary plans, JSON and build/plan/summary.md (LOCAL=1: the emulator)
+	$(PY) -m ops.plan --outdir $(OUT) --plan-dir $(BUILD)/plan
+else
+plan: packages $(TF_CONFIG_DEP)
+	$(PY) -m ops.local plan $(LOCAL_ARGS)
+endif
+
+deploy-local: packages $(TF_CONFIG_DEP) ## Deploy all five stacks onto a local AWS emulator (no account needed)
+	$(PY) -m ops.local deploy $(LOCAL_ARGS)
+
+destroy-local: venv $(TF_CONFIG_DEP) ## Destroy the local deploy in reverse order and stop the emulator
+	$(PY) -m ops.local destroy $(LOCAL_ARGS)
+
 clean: ## Remove generated files (keeps .venv and node_modules)
-	rm -rf $(OUT) $(BUILD)
+	rm -rf $(OUT) $(BUILD) $(LOCAL_DIR)

@@ -1,0 +1,155 @@
+"""Deploy the whole platform onto the local AWS emulator, and take it down again.
+
+    python -m ops.local deploy  [--port 4599]   # make deploy-local
+    python -m ops.local plan    [--port 4599]   # make plan LOCAL=1
+    python -m ops.local destroy [--port 4599]   # make destroy-local
+
+The stacks are the same code as for a real account: the synth runs with
+ACME_AWS_ENDPOINT_URL (provider endpoints, S3 state backend and remote-state reads point at
+the emulator) and a local state bucket. The emulator keeps everything in memory, so once it
+stops nothing is left to clean up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+
+from emulator import DEFAULT_PORT, EmulatorError, is_healthy, is_known_drift, start, stop
+from emulator.control import endpoint_for, running_pid
+
+from .stacks import ROOT, apply_all, destroy_all, plan_all, synthesize, unexplained_changes
+from .terraform import TerraformError
+
+STATE_BUCKET = "acme-data-local-terraform-state"
+REGION = "us-west-2"
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    port: int
+    workdir: Path  # pid file, logs, synthesized stacks and plans of the local deploy
+
+    @property
+    def endpoint(self) -> str:
+        return endpoint_for("127.0.0.1", self.port)
+
+    @property
+    def pid_file(self) -> Path:
+        return self.workdir / "emulator.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / "emulator.log"
+
+    @property
+    def outdir(self) -> Path:
+        return self.workdir / "cdktf.out"
+
+    @property
+    def synth_environ(self) -> dict[str, str]:
+        return {
+            "ACME_AWS_ENDPOINT_URL": self.endpoint,
+            "ACME_STATE_BACKEND": "s3",
+            "ACME_STATE_BUCKET": STATE_BUCKET,
+            "ACME_STATE_REGION": REGION,
+        }
+
+
+def create_state_bucket(target: LocalTarget) -> None:
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=target.endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if STATE_BUCKET not in existing:
+        s3.create_bucket(
+            Bucket=STATE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        s3.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+
+
+def check_second_plan(target: LocalTarget) -> None:
+    """After an apply, a new plan must be empty: a diff means the stacks fight themselves."""
+    plans = plan_all(target.outdir, target.workdir / "plan")
+    real: list[str] = []
+    drift: list[str] = []
+    for plan in plans:
+        stack_real, stack_drift = unexplained_changes(plan, is_known_drift)
+        real += stack_real
+        drift += stack_drift
+    for line in drift:
+        print(f"   known emulator drift (see emulator/drift.py): {line}")
+    if real:
+        raise TerraformError("the second plan is not empty:\n  " + "\n  ".join(real))
+    print("== second plan: no changes")
+
+
+def deploy(target: LocalTarget) -> None:
+    emulator = start(port=target.port, pid_file=target.pid_file, log_file=target.log_file)
+    print(f"== emulator at {emulator.endpoint} (pid {emulator.pid}, log {target.log_file})")
+    try:
+        create_state_bucket(target)
+        print("== synth", flush=True)
+        synthesize(target.outdir, target.synth_environ)
+        outputs = apply_all(target.outdir)
+        for stack, values in outputs.items():
+            print(f"\n-- {stack} outputs")
+            for name, value in values.items():
+                print(f"   {name} = {json.dumps(value)}")
+        (target.workdir / "outputs.json").write_text(json.dumps(outputs, indent=2))
+        check_second_plan(target)
+    except BaseException:
+        stop(target.pid_file)
+        print(
+            f"deploy-local failed; emulator stopped (its log: {target.log_file})", file=sys.stderr
+        )
+        raise
+
+
+def plan(target: LocalTarget) -> None:
+    if not is_healthy(target.endpoint):
+        raise EmulatorError(f"no emulator answers on {target.endpoint}: run make deploy-local")
+    synthesize(target.outdir, target.synth_environ)
+    plan_all(target.outdir, target.workdir / "plan")
+
+
+def destroy(target: LocalTarget) -> None:
+    if running_pid(target.pid_file) is not None and is_healthy(target.endpoint):
+        try:
+            destroy_all(target.outdir)
+        finally:
+            stop(target.pid_file)
+    else:
+        stop(target.pid_file)
+        print("no emulator was running: nothing deployed is left (it keeps state in memory)")
+    print("== local platform destroyed, emulator stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="The platform on the local AWS emulator")
+    parser.add_argument("command", choices=("deploy", "plan", "destroy"))
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--workdir", type=Path, default=ROOT / ".local")
+    args = parser.parse_args(argv)
+    target = LocalTarget(port=args.port, workdir=args.workdir.resolve())
+    target.workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        {"deploy": deploy, "plan": plan, "destroy": destroy}[args.command](target)
+    except (TerraformError, EmulatorError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
