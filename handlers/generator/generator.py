@@ -1,0 +1,320 @@
+"""Generator Lambda: synthetic video-streaming telemetry, handed to the producer Lambda.
+
+Runs on a schedule. Builds BATCH_SIZE events with every field of the telemetry contract
+(telemetry_event.json), splits them into payloads {"events": [...]} of at most
+MAX_PAYLOAD_BYTES, and invokes the producer asynchronously (InvocationType="Event") once
+per payload. Every invocation must be accepted (HTTP 202) or the handler raises.
+
+Environment variables:
+    PRODUCER_FUNCTION_NAME  required; name or ARN of the producer Lambda.
+    BATCH_SIZE              optional, default 1000; events per run (1..100000).
+    MAX_PAYLOAD_BYTES       optional, default 200000; largest producer payload in bytes
+                            (1..1048576). Lambda accepts asynchronous payloads up to 1 MB;
+                            200 KB also keeps the record an on-failure destination receives
+                            (payload plus about 1 KB of metadata) under 256 KB.
+    LOG_LEVEL               optional, default INFO.
+    TELEMETRY_CONTRACT_PATH optional; see telemetry_contract.
+    AWS_REGION              set by the runtime; used by boto3.
+
+Logging: plain JSON lines (json_log), not Powertools: a few lines per run do not justify
+packaging Powertools here, so this package needs no third-party dependency at all.
+
+Returns {"generated": n, "chunks": k, "invocations_accepted": k}.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import random
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import accumulate
+from typing import Any, Final
+
+import boto3
+from botocore.config import Config
+from json_log import fields, get_logger
+from telemetry_contract import load_contract
+
+log = get_logger("generator")
+
+DEFAULT_BATCH_SIZE: Final = 1000
+MAX_BATCH_SIZE: Final = 100_000
+DEFAULT_MAX_PAYLOAD_BYTES: Final = 200_000
+# Lambda's limit for an asynchronous (InvocationType="Event") payload.
+ASYNC_PAYLOAD_LIMIT_BYTES: Final = 1_048_576
+
+
+@dataclass(frozen=True)
+class Weighted:
+    """A categorical distribution: values with relative weights (they need not sum to 1)."""
+
+    values: tuple[str, ...]
+    weights: tuple[float, ...]
+
+    @classmethod
+    def of(cls, weights: Mapping[str, float]) -> Weighted:
+        if not weights or any(w <= 0 for w in weights.values()):
+            raise ValueError("weights must be positive")
+        return cls(tuple(weights), tuple(weights.values()))
+
+    @functools.cached_property
+    def _cumulative(self) -> list[float]:
+        return list(accumulate(self.weights))
+
+    def probability(self, value: str) -> float:
+        return self.weights[self.values.index(value)] / sum(self.weights)
+
+    def pick(self, rng: random.Random) -> str:
+        return rng.choices(self.values, cum_weights=self._cumulative)[0]
+
+
+# Distributions from the original design (event, device, quality and title types) ...
+EVENT_TYPES: Final = Weighted.of(
+    {"start": 0.30, "pause": 0.15, "resume": 0.15, "stop": 0.25, "complete": 0.15}
+)
+DEVICE_TYPES: Final = Weighted.of({"mobile": 0.35, "web": 0.30, "tv": 0.25, "tablet": 0.10})
+QUALITIES: Final = Weighted.of({"SD": 0.20, "HD": 0.50, "4K": 0.30})
+TITLE_TYPES: Final = Weighted.of({"movie": 0.60, "series": 0.30, "documentary": 0.10})
+# ... and explicit weights where the original drew uniformly.
+CONNECTION_TYPES: Final = Weighted.of(
+    {"wifi": 0.40, "cable": 0.20, "fiber": 0.15, "mobile": 0.15, "dsl": 0.07, "satellite": 0.03}
+)
+ISPS: Final = Weighted.of(
+    {
+        "Comcast": 0.27,
+        "Spectrum": 0.22,
+        "AT&T": 0.18,
+        "Verizon": 0.15,
+        "Cox": 0.10,
+        "CenturyLink": 0.08,
+    }
+)
+# Roughly by population.
+US_STATES: Final = Weighted.of(
+    {
+        "CA": 0.22,
+        "TX": 0.17,
+        "FL": 0.13,
+        "NY": 0.11,
+        "PA": 0.07,
+        "IL": 0.07,
+        "OH": 0.06,
+        "GA": 0.06,
+        "NC": 0.06,
+        "MI": 0.05,
+    }
+)
+CITIES: Final[Mapping[str, tuple[str, ...]]] = {
+    "CA": ("Los Angeles", "San Francisco", "San Diego"),
+    "TX": ("Houston", "Dallas", "Austin"),
+    "FL": ("Miami", "Orlando", "Tampa"),
+    "NY": ("New York", "Buffalo", "Albany"),
+    "PA": ("Philadelphia", "Pittsburgh", "Allentown"),
+    "IL": ("Chicago", "Aurora", "Springfield"),
+    "OH": ("Columbus", "Cleveland", "Cincinnati"),
+    "GA": ("Atlanta", "Savannah", "Augusta"),
+    "NC": ("Charlotte", "Raleigh", "Greensboro"),
+    "MI": ("Detroit", "Grand Rapids", "Ann Arbor"),
+}
+# The original's operating systems, drawn only where they fit the device type.
+DEVICE_OS: Final[Mapping[str, tuple[str, ...]]] = {
+    "mobile": ("iOS", "Android"),
+    "tablet": ("iOS", "Android"),
+    "web": ("Windows", "macOS", "Linux"),
+    "tv": ("tvOS", "Roku", "Android"),
+}
+COUNTRY: Final = "US"
+
+
+class SettingsError(ValueError):
+    """An environment variable of this function is missing or invalid."""
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    producer_function_name: str
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> GeneratorSettings:
+        producer = environ.get("PRODUCER_FUNCTION_NAME", "").strip()
+        if not producer:
+            raise SettingsError("PRODUCER_FUNCTION_NAME is required (the producer Lambda)")
+        return cls(
+            producer_function_name=producer,
+            batch_size=_int_setting(environ, "BATCH_SIZE", DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE),
+            max_payload_bytes=_int_setting(
+                environ, "MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES, ASYNC_PAYLOAD_LIMIT_BYTES
+            ),
+        )
+
+
+def _int_setting(environ: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a positive integer, got {raw!r}") from None
+    if not 1 <= value <= maximum:
+        raise SettingsError(f"{name} must be between 1 and {maximum}, got {value}")
+    return value
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def utc_timestamp(moment: datetime) -> str:
+    """ISO-8601 in UTC with millisecond precision and a Z suffix."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _field_values(rng: random.Random, now: datetime) -> dict[str, Any]:
+    event_type = EVENT_TYPES.pick(rng)
+    device_type = DEVICE_TYPES.pick(rng)
+    state = US_STATES.pick(rng)
+    buffering_events = rng.randint(0, 5)
+    return {
+        "event_id": _uuid(rng),
+        "event_type": event_type,
+        "event_timestamp": utc_timestamp(now),
+        "customer_id": f"cust_{rng.randint(1, 100_000):06d}",
+        "title_id": f"title_{rng.randint(1, 10_000):05d}",
+        "session_id": _uuid(rng),
+        "device_id": _uuid(rng),
+        "title_type": TITLE_TYPES.pick(rng),
+        "device_type": device_type,
+        "device_os": rng.choice(DEVICE_OS[device_type]),
+        "app_version": f"{rng.randint(1, 5)}.{rng.randint(0, 9)}.{rng.randint(0, 99)}",
+        "quality": QUALITIES.pick(rng),
+        "bandwidth_mbps": round(rng.uniform(5.0, 100.0), 2),
+        "buffering_events": buffering_events,
+        "buffering_duration_seconds": (
+            round(rng.uniform(0.5, 30.0), 2) if buffering_events else 0.0
+        ),
+        "error_count": rng.randint(0, 2),
+        "watch_duration_seconds": rng.randint(0, 7200),
+        "position_seconds": rng.randint(0, 7200),
+        "completion_percentage": (
+            100.0 if event_type == "complete" else round(rng.uniform(0.0, 100.0), 2)
+        ),
+        "ip_address": (
+            f"{rng.randint(1, 223)}.{rng.randint(0, 255)}."
+            f"{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+        ),
+        "isp": ISPS.pick(rng),
+        "connection_type": CONNECTION_TYPES.pick(rng),
+        "country": COUNTRY,
+        "state": state,
+        "city": rng.choice(CITIES[state]),
+    }
+
+
+def generate_events(
+    count: int,
+    rng: random.Random,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[dict[str, Any]]:
+    """``count`` events, each with exactly the contract's fields, in the contract's order."""
+    names = load_contract().field_names
+    events: list[dict[str, Any]] = []
+    for _ in range(count):
+        values = _field_values(rng, now())
+        if len(values) != len(names) or values.keys() != set(names):
+            missing = sorted(set(names) - values.keys())
+            extra = sorted(values.keys() - set(names))
+            raise RuntimeError(
+                "the generator is out of step with the telemetry contract: "
+                f"no value for {missing}; not in the contract: {extra}"
+            )
+        events.append({name: values[name] for name in names})
+    return events
+
+
+_OPEN: Final = b'{"events":['
+_CLOSE: Final = b"]}"
+
+
+def encode_event(event: Mapping[str, Any]) -> bytes:
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def chunk_payloads(events: Iterable[Mapping[str, Any]], max_bytes: int) -> list[bytes]:
+    """Producer payloads ``{"events": [...]}``, each at most ``max_bytes`` long.
+
+    Events keep their order; each lands in exactly one payload. Raises ValueError when a
+    single event cannot fit.
+    """
+    overhead = len(_OPEN) + len(_CLOSE)
+    payloads: list[bytes] = []
+    current: list[bytes] = []
+    size = overhead
+    for index, event in enumerate(events):
+        encoded = encode_event(event)
+        if overhead + len(encoded) > max_bytes:
+            raise ValueError(
+                f"event {index} alone needs {overhead + len(encoded)} bytes, "
+                f"more than MAX_PAYLOAD_BYTES={max_bytes}"
+            )
+        extra = len(encoded) + (1 if current else 0)  # 1 for the comma
+        if size + extra > max_bytes:
+            payloads.append(_OPEN + b",".join(current) + _CLOSE)
+            current, size, extra = [], overhead, len(encoded)
+        current.append(encoded)
+        size += extra
+    if current:
+        payloads.append(_OPEN + b",".join(current) + _CLOSE)
+    return payloads
+
+
+def invoke_producer(lambda_client: Any, function_name: str, payloads: Sequence[bytes]) -> int:
+    """Invoke the producer asynchronously once per payload; returns the number accepted.
+
+    Raises RuntimeError at the first invocation Lambda does not accept with 202.
+    """
+    for number, payload in enumerate(payloads, start=1):
+        response = lambda_client.invoke(
+            FunctionName=function_name, InvocationType="Event", Payload=payload
+        )
+        status = response.get("StatusCode")
+        if status != 202:
+            raise RuntimeError(
+                f"asynchronous invocation {number}/{len(payloads)} of {function_name} "
+                f"was not accepted: StatusCode {status} (expected 202)"
+            )
+    return len(payloads)
+
+
+@functools.cache
+def _lambda_client() -> Any:
+    return boto3.client("lambda", config=Config(retries={"mode": "standard"}))
+
+
+def run(
+    settings: GeneratorSettings,
+    lambda_client: Any,
+    rng: random.Random,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> dict[str, int]:
+    events = generate_events(settings.batch_size, rng, now)
+    payloads = chunk_payloads(events, settings.max_payload_bytes)
+    accepted = invoke_producer(lambda_client, settings.producer_function_name, payloads)
+    result = {"generated": len(events), "chunks": len(payloads), "invocations_accepted": accepted}
+    log.info(
+        "events handed to the producer",
+        extra=fields(**result, producer=settings.producer_function_name),
+    )
+    return result
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, int]:
+    settings = GeneratorSettings.from_env(os.environ)
+    return run(settings, _lambda_client(), random.Random())

