@@ -160,8 +160,9 @@ class PlatformStack(TerraformStack):
                 skip_credentials_validation=True,
                 skip_metadata_api_check="true",
                 s3_use_path_style=True,
-                # The emulator answers 500 for what it lacks; default retries hang for minutes.
-                max_retries=1,
+                # A few quick retries ride out a dropped loopback connection; the default
+                # (25 with backoff) would hang for minutes on an API the emulator lacks.
+                max_retries=3,
                 endpoints=[AwsProviderEndpoints(**dict.fromkeys(EMULATED_SERVICES, endpoint))],
             )
         AwsProvider(self, "aws", **settings)

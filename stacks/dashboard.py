@@ -91,7 +91,8 @@ class DashboardStack(PlatformStack):
             ("$default", "ws_default", ()),
         ):
             short = handler.replace("_", "-")
-            environment = {"CONNECTIONS_TABLE": table.name}
+            # $default answers from the request alone: it gets no table and no permissions.
+            environment = {} if handler == "ws_default" else {"CONNECTIONS_TABLE": table.name}
             if handler == "ws_connect":
                 environment["CONNECTION_TTL_SECONDS"] = str(settings.connection_ttl_seconds)
             function = PythonFunction(

@@ -181,7 +181,11 @@ class MskStack(PlatformStack):
                     "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
                 },
                 statements=(
-                    Allow("ConnectToCluster", ("kafka-cluster:Connect",), (cluster.arn,)),
+                    Allow(
+                        "ConnectToCluster",
+                        ("kafka-cluster:Connect", "kafka-cluster:DescribeCluster"),
+                        (cluster.arn,),
+                    ),
                     Allow(
                         "ManageTelemetryTopic",
                         ("kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic"),
