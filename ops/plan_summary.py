@@ -21,6 +21,7 @@ KINDS = ("add", "change", "replace", "destroy")
 @dataclass(frozen=True)
 class Change:
     address: str
+    resource_type: str
     kind: str  # one of KINDS
     reason: str = ""
     attributes: tuple[str, ...] = ()
@@ -74,7 +75,7 @@ def stack_changes(plan: Mapping[str, Any]) -> list[Change]:
             if kind == "change"
             else ()
         )
-        changes.append(Change(item["address"], kind, reason, attributes))
+        changes.append(Change(item["address"], item["type"], kind, reason, attributes))
     return changes
 
 

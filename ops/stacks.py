@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .plan_summary import changed_attributes, classify, render
+from .plan_summary import Change, render, stack_changes
 from .terraform import STACK_ORDER, Terraform, TerraformError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,12 +67,8 @@ class StackPlan:
     document: dict[str, Any]
 
     @property
-    def has_changes(self) -> bool:
-        return any(
-            classify(item.get("change", {}).get("actions", []))
-            for item in self.document.get("resource_changes", [])
-            if item.get("mode", "managed") == "managed"
-        )
+    def changes(self) -> list[Change]:
+        return stack_changes(self.document)
 
 
 def plan_all(outdir: Path, plan_dir: Path) -> list[StackPlan]:
@@ -96,24 +92,18 @@ def plan_all(outdir: Path, plan_dir: Path) -> list[StackPlan]:
 def unexplained_changes(
     plan: StackPlan, is_known_drift: Callable[[str, str], bool]
 ) -> tuple[list[str], list[str]]:
-    """(real diffs, emulator drift) of a plan that should be empty after an apply."""
+    """(real diffs, emulator drift) of a plan that should be empty after an apply.
+
+    Only an in-place change whose every attribute is known emulator drift is drift.
+    """
     real: list[str] = []
     drift: list[str] = []
-    for item in plan.document.get("resource_changes", []):
-        if item.get("mode", "managed") != "managed":
-            continue
-        change = item.get("change", {})
-        kind = classify(change.get("actions", []))
-        if kind is None:
-            continue
-        attributes = changed_attributes(
-            change.get("before"), change.get("after"), change.get("after_unknown")
-        )
+    for change in plan.changes:
         explained = (
-            kind == "change"
-            and attributes
-            and all(is_known_drift(item["type"], attribute) for attribute in attributes)
+            change.kind == "change"
+            and bool(change.attributes)
+            and all(is_known_drift(change.resource_type, a) for a in change.attributes)
         )
-        line = f"{plan.stack}: {kind} {item['address']} ({', '.join(attributes) or 'whole'})"
+        line = f"{plan.stack}: {change.kind} {change.address} ({', '.join(change.attributes)})"
         (drift if explained else real).append(line)
     return real, drift
