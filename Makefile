@@ -29,6 +29,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDKTF_HOME := $(abspath $(BUILD)/cdktf-home)
 export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(abspath $(BUILD)/jsii-cache)
 export ACME_WHEEL_DIR
+export TF_PLUGIN_DIR
 ifneq ($(strip $(TF_PLUGIN_DIR)),)
 export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
 endif
