@@ -14,13 +14,14 @@ terraform {
 locals {
   local_emulator = var.aws_endpoint_url != null
   # Only for the local emulator: the same reads work against a real account without them.
-  emulator_backend = local.local_emulator ? {
+  # (jsondecode: the two branches of a conditional must have the same object type.)
+  emulator_backend = jsondecode(local.local_emulator ? jsonencode({
     endpoints                   = { s3 = var.aws_endpoint_url, sts = var.aws_endpoint_url }
     use_path_style              = true
     skip_credentials_validation = true
     skip_requesting_account_id  = true
     skip_metadata_api_check     = true
-  } : {}
+  }) : "{}")
 }
 
 provider "aws" {
@@ -28,7 +29,7 @@ provider "aws" {
   skip_credentials_validation = local.local_emulator
   skip_metadata_api_check     = local.local_emulator
   s3_use_path_style           = local.local_emulator
-  max_retries                 = local.local_emulator ? 1 : null
+  max_retries                 = local.local_emulator ? 3 : null
 
   endpoints {
     iam    = var.aws_endpoint_url

@@ -2,9 +2,10 @@
 
 import base64
 import json
+from typing import Any
 
 
-def lambda_handler(event, context):
+def lambda_handler(event: dict[str, Any], context: object) -> dict[str, int]:
     count = 0
     for records in event.get("records", {}).values():
         for record in records:
