@@ -29,7 +29,16 @@ from types import FrameType
 
 from werkzeug.serving import run_simple
 
-from . import DEFAULT_HOST, DEFAULT_PORT, ec2_rules, firehose, kafka, lambda_esm, lambda_logging
+from . import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    athena,
+    ec2_rules,
+    firehose,
+    kafka,
+    lambda_esm,
+    lambda_logging,
+)
 from ._compat import check_moto_version
 
 LAMBDA_CONFIG = {"lambda": {"use_docker": False}}
@@ -38,6 +47,7 @@ LAMBDA_CONFIG = {"lambda": {"use_docker": False}}
 def install_extensions() -> None:
     """Patch every extension into moto (idempotent)."""
     check_moto_version(__name__)
+    athena.install()
     ec2_rules.install()
     kafka.install()
     lambda_esm.install()

@@ -479,3 +479,16 @@ def test_group_referencing_rule_keeps_its_description(aws: Aws) -> None:
     ]
     ingress = [r for r in rules if not r["IsEgress"]]
     assert [r["Description"] for r in ingress] == ["from clients"]
+
+
+def test_named_query_can_be_deleted_and_is_then_gone(aws: Aws) -> None:
+    athena = aws("athena")
+    athena.create_work_group(Name="wg-delete", Tags=[{"Key": "k", "Value": "v"}])
+    query_id = athena.create_named_query(
+        Name="q", Database="db", QueryString="SELECT 1", WorkGroup="wg-delete"
+    )["NamedQueryId"]
+    assert athena.get_named_query(NamedQueryId=query_id)["NamedQuery"]["Name"] == "q"
+    athena.delete_named_query(NamedQueryId=query_id)
+    for call in (athena.get_named_query, athena.delete_named_query):
+        with pytest.raises(athena.exceptions.InvalidRequestException, match="does not exist"):
+            call(NamedQueryId=query_id)
