@@ -109,5 +109,10 @@ def test_deploy_local_then_outside_consumer_then_plan_then_destroy(tmp_path: Pat
     for stack in ("dashboard", "data-gen", "data-lake", "msk", "network"):
         assert f"== destroyed {stack}" in destroyed.stdout
     assert not (local_dir / "emulator.pid").exists()
-    with socket.socket() as sock:  # the emulator's port is free again
+    # Nothing listens any more, and a new server can bind the port as servers do
+    # (SO_REUSEADDR: the closed connections' TIME_WAIT entries may outlive the process).
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0, f"something still listens on {port}"
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
