@@ -76,6 +76,7 @@ def imported_roots(path: Path) -> set[str]:
 def test_expected_functions():
     assert [f.name for f in FOLDERS] == [
         "consumer",
+        "dashboard_page",
         "generator",
         "producer",
         "topic_admin",

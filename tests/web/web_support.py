@@ -1,0 +1,315 @@
+"""Loopback stand-ins for the dashboard page tests: API Gateway's HTTP API in front of a
+Lambda, API Gateway's WebSocket API, and what the browser test needs around Chromium.
+
+``LambdaHttpServer``  http.server turning each request into an HTTP API payload 2.0 event
+                      for a Lambda handler, and its response back into HTTP;
+``FakeWebSocketApi``  a ``websockets`` server playing the WebSocket API: on each new
+                      connection it sends that connection's scripted messages, then answers
+                      every client frame the way the $default route does (the real
+                      ws_default.handle_message: a pong, or an error);
+``browser_binaries``  Debian's Chromium and ChromeDriver: skip without them, fail in CI.
+
+Everything listens on 127.0.0.1 only, and every ``start`` has a ``stop`` that the fixtures
+call at teardown.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import importlib.util
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+LOOPBACK = "127.0.0.1"
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium")
+CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER_PATH") or "/usr/bin/chromedriver")
+# Without the background-networking flags Chromium reaches for Google services, which a
+# closed network refuses; the fixture adds a fresh --user-data-dir per test.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--lang=en-US",
+    "--window-size=1280,800",
+)
+
+
+# ---------------------------------------------------------------- HTTP API stand-in
+
+
+def http_api_event(
+    method: str,
+    raw_path: str,
+    raw_query: str = "",
+    headers: Mapping[str, str] | None = None,
+    body: bytes = b"",
+    source_ip: str = LOOPBACK,
+    stage: str = "$default",
+) -> dict[str, Any]:
+    """An API Gateway HTTP API event, payload format 2.0, as the $default route sends it."""
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    now = datetime.now(UTC)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "localapi",
+            "domainName": lowered.get("host", "localapi.execute-api.local"),
+            "domainPrefix": "localapi",
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": uuid.uuid4().hex,
+            "routeKey": "$default",
+            "stage": stage,
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": bool(body),
+    }
+    if body:
+        event["body"] = base64.b64encode(body).decode()
+    return event
+
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class LambdaHttpServer(ThreadingHTTPServer):
+    """Loopback HTTP server answering every request with a Lambda's HTTP API response."""
+
+    daemon_threads = True
+
+    def __init__(self, handler: LambdaHandler) -> None:
+        super().__init__((LOOPBACK, 0), _AdapterRequestHandler)
+        self.lambda_handler = handler
+        self.requests: list[tuple[str, str]] = []  # (method, path with query)
+        self._thread = threading.Thread(target=self.serve_forever, name="http-api", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.server_address[1]}"
+
+    def start(self) -> LambdaHttpServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        self._thread.join(timeout=5)
+
+
+class _AdapterRequestHandler(BaseHTTPRequestHandler):
+    server: LambdaHttpServer
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path, _, query = self.path.partition("?")
+        headers: dict[str, str] = {}
+        for name, value in self.headers.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
+        self.server.requests.append((self.command, self.path))
+        event = http_api_event(self.command, path, query, headers, body, self.client_address[0])
+        try:
+            response = self.server.lambda_handler(event, None)
+        except Exception as exc:  # what API Gateway does with a failed invocation
+            response = {"statusCode": 500, "body": f"Internal Server Error: {exc}"}
+        payload = str(response.get("body") or "")
+        data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+        self.send_response(int(response["statusCode"]))
+        for name, value in (response.get("headers") or {}).items():
+            self.send_header(name, str(value))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # requests are recorded in server.requests
+
+
+# ---------------------------------------------------------------- WebSocket API stand-in
+
+
+@dataclass
+class FakeWebSocketApi:
+    """API Gateway's WebSocket API as the page sees it, on a loopback port.
+
+    ``scripts[i]`` is sent to the i-th connection as soon as it opens (later connections get
+    nothing). Client frames are answered like the $default route with its route response.
+    ``stop()`` closes every connection (1001, going away, as API Gateway does after two
+    hours) and the listening socket; ``start()`` listens again on the same port.
+    """
+
+    scripts: Sequence[Sequence[str]]
+    port: int = 0
+    received: list[tuple[int, str]] = field(default_factory=list)  # (connection, frame)
+    origins: list[str | None] = field(default_factory=list)
+    _server: Any = None
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"ws://{LOOPBACK}:{self.port}"
+
+    @property
+    def connections(self) -> int:
+        with self._lock:
+            return len(self.origins)
+
+    def frames(self, connection: int) -> list[str]:
+        with self._lock:
+            return [frame for index, frame in self.received if index == connection]
+
+    def start(self) -> FakeWebSocketApi:
+        from websockets.sync.server import serve
+
+        self._server = serve(self._handle, LOOPBACK, self.port, compression=None)
+        self.port = int(self._server.socket.getsockname()[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="websocket-api", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _handle(self, connection: Any) -> None:
+        import ws_default
+        from websockets.exceptions import ConnectionClosed
+
+        with self._lock:
+            index = len(self.origins)
+            self.origins.append(connection.request.headers.get("Origin"))
+        connection_id = f"conn-{index}="
+        try:
+            for message in self.scripts[index] if index < len(self.scripts) else ():
+                connection.send(message)
+            for frame in connection:
+                text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+                with self._lock:
+                    self.received.append((index, text))
+                answer = ws_default.handle_message(
+                    {"requestContext": {"connectionId": connection_id}, "body": text}
+                )
+                connection.send(answer["body"])
+        except ConnectionClosed:
+            pass
+
+
+@contextlib.contextmanager
+def websocket_api(scripts: Sequence[Sequence[str]]) -> Iterator[FakeWebSocketApi]:
+    api = FakeWebSocketApi(scripts).start()
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+# ---------------------------------------------------------------- browser
+
+
+def _skip_or_fail(message: str) -> None:
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"CI is set, so this must not be skipped: {message}")
+    pytest.skip(message)
+
+
+def browser_binaries() -> tuple[Path, Path]:
+    """Chromium and ChromeDriver (and the Python packages driving them and the fake API).
+
+    Without them the browser test skips, except in CI (CI set), where it fails: CI installs
+    them (.ci/run: apt-get install chromium chromium-driver; make: requirements-dev.txt).
+    """
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if missing:
+        _skip_or_fail(
+            f"browser test needs Chromium and ChromeDriver, missing: {', '.join(missing)} "
+            "(Debian: apt-get install chromium chromium-driver; or set CHROMIUM_PATH and "
+            "CHROMEDRIVER_PATH)"
+        )
+    modules = [m for m in ("selenium", "websockets") if importlib.util.find_spec(m) is None]
+    if modules:
+        _skip_or_fail(
+            f"browser test needs the Python packages {', '.join(modules)} (requirements-dev.txt)"
+        )
+    return CHROMIUM, CHROMEDRIVER
+
+
+def processes_mentioning(marker: str) -> list[int]:
+    """PIDs whose command line contains marker (the test's own profile folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wait_until(
+    condition: Callable[[], Any], timeout: float = 5.0, message: str = "condition"
+) -> Any:
+    """Poll condition until it returns something truthy; fail with message after timeout."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout}s waiting for {message} (last value: {last!r})")
+
+
+def send_json(message: Mapping[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
