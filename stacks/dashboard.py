@@ -219,10 +219,76 @@ class DashboardStack(PlatformStack):
             depends_on=[consumer.function],
         )
 
+        page_url = self._dashboard_page(props, stage.invoke_url)
+
         out = DashboardOutputs
+        self.export(out.DASHBOARD_URL, page_url)
         self.export(out.WEBSOCKET_URL, stage.invoke_url)
         self.export(out.WEBSOCKET_API_ID, api.id)
         self.export(out.CONNECTIONS_TABLE, table.name)
         self.export(out.CONSUMER_FUNCTION, consumer.function_name)
         self.export(out.WEBSOCKET_FUNCTION_NAMES, [f.function_name for f in websocket_functions])
         self.check_contract()
+
+    def _dashboard_page(self, props: DashboardStackProps, websocket_url: str) -> str:
+        """The live web page: an HTTP API whose every GET is answered by a small Lambda.
+
+        Served by Lambda rather than S3 and CloudFront: the page is three small files and
+        one setting (the WebSocket URL), read rarely; one function keeps it in step with
+        the API it talks to.
+        """
+        lambdas = props.lambdas
+        page = PythonFunction(
+            self,
+            "dashboard-page",
+            PythonFunctionProps(
+                function_name=self.name("dashboard-page"),
+                description="Serves the live dashboard web page",
+                code=self.package("dashboard_page", lambdas),
+                settings=self.runtime_settings(lambdas),
+                memory_mb=lambdas.websocket_memory_mb,
+                timeout_seconds=10,
+                environment={"WEBSOCKET_URL": websocket_url},
+            ),
+        )
+        api = Apigatewayv2Api(
+            self,
+            "page-api",
+            name=self.name("dashboard"),
+            protocol_type="HTTP",
+            description="The live dashboard web page",
+        )
+        integration = Apigatewayv2Integration(
+            self,
+            "page-integration",
+            api_id=api.id,
+            integration_type="AWS_PROXY",
+            integration_uri=page.invoke_arn,
+            integration_method="POST",
+            payload_format_version="2.0",
+        )
+        Apigatewayv2Route(
+            self,
+            "page-route",
+            api_id=api.id,
+            route_key="$default",
+            target=f"integrations/{integration.id}",
+        )
+        Apigatewayv2Stage(
+            self,
+            "page-stage",
+            api_id=api.id,
+            name="$default",
+            auto_deploy=True,
+            default_route_settings={"throttling_burst_limit": 100, "throttling_rate_limit": 50},
+        )
+        LambdaPermission(
+            self,
+            "page-invoke",
+            statement_id="AllowHttpApiInvoke",
+            action="lambda:InvokeFunction",
+            function_name=page.function_name,
+            principal="apigateway.amazonaws.com",
+            source_arn=f"{api.execution_arn}/*/$default",
+        )
+        return f"{api.api_endpoint}/"

@@ -109,6 +109,7 @@ class DashboardOutputs(OutputContract):
     WEBSOCKET_FUNCTION_NAMES = Output(
         "websocket_function_names", "Lambdas behind $connect, $disconnect and $default."
     )
+    DASHBOARD_URL = Output("dashboard_url", "https:// URL of the live dashboard web page.")
 
 
 ALL_CONTRACTS: tuple[type[OutputContract], ...] = (

@@ -60,6 +60,7 @@ def test_deploy_local_then_outside_consumer_then_plan_then_destroy(tmp_path: Pat
         assert "== second plan: no changes" in deployed.stdout
         outputs = json.loads((local_dir / "outputs.json").read_text())
         assert outputs["dashboard"]["websocket_url"].startswith("wss://")
+        assert outputs["dashboard"]["dashboard_url"].startswith("https://")
         assert outputs["msk"]["topic_name"] == "acme-telemetry"
         assert len(outputs["network"]["private_subnet_ids"]) == 3
         for stack in ("network", "msk", "data-lake", "data-gen", "dashboard"):

@@ -256,7 +256,7 @@ def test_dashboard_has_routes_stage_ttl_table_and_msk_event_source(synth: Synthe
         "aws_dynamodb_table",
         {"ttl": {"attribute_name": "ttl", "enabled": True}},
     )
-    assert len(synth.resources("dashboard", "aws_lambda_permission")) == 3
+    assert len(synth.resources("dashboard", "aws_lambda_permission")) == 4  # 3 routes + page
     mapping = synth.one("dashboard", "aws_lambda_event_source_mapping")
     assert mapping["batch_size"] == 100
     assert mapping["starting_position"] == "LATEST"
@@ -320,3 +320,28 @@ def test_prod_gets_one_nat_gateway_per_az(tmp_path_factory) -> None:
     stack = NetworkStack(app, NetworkStackProps(stack_context(config, None), config.network))
     text = CdktfTesting.synth(stack)
     assert len(json.loads(text)["resource"]["aws_nat_gateway"]) == 3
+
+
+def test_dashboard_page_is_served_by_an_http_api_pointing_at_the_websocket(
+    synth: Synthesized,
+) -> None:
+    apis = {
+        a["protocol_type"]: a for a in synth.resources("dashboard", "aws_apigatewayv2_api").values()
+    }
+    assert set(apis) == {"HTTP", "WEBSOCKET"}
+    functions = {
+        f["function_name"]: f for f in synth.resources("dashboard", "aws_lambda_function").values()
+    }
+    page = functions["acme-data-dev-dashboard-page"]
+    assert (
+        "aws_apigatewayv2_stage.stage.invoke_url"
+        in page["environment"]["variables"]["WEBSOCKET_URL"]
+    )
+    assert has(
+        synth,
+        "dashboard",
+        "aws_apigatewayv2_integration",
+        {"payload_format_version": "2.0", "integration_type": "AWS_PROXY"},
+    )
+    outputs = synth.stack("dashboard")["output"]
+    assert "aws_apigatewayv2_api.page-api.api_endpoint" in outputs["dashboard_url"]["value"]
