@@ -29,11 +29,7 @@ from modules.packaging import (
     BuiltPackage,
     PackageSpec,
     build_package,
-    check_architecture,
-    check_function_name,
-    check_optional_path,
-    check_path,
-    check_python_version,
+    validate_package_fields,
 )
 
 __all__ = ["LambdaPackage", "LambdaPackageProps"]
@@ -57,26 +53,7 @@ class LambdaPackageProps:
     wheel_dir: Path | None = None
 
     def __post_init__(self) -> None:
-        owner = type(self).__name__
-        object.__setattr__(self, "function", check_function_name(owner, "function", self.function))
-        object.__setattr__(
-            self, "handlers_root", check_path(owner, "handlers_root", self.handlers_root)
-        )
-        object.__setattr__(
-            self, "contract_path", check_optional_path(owner, "contract_path", self.contract_path)
-        )
-        object.__setattr__(self, "build_dir", check_path(owner, "build_dir", self.build_dir))
-        object.__setattr__(
-            self,
-            "python_version",
-            check_python_version(owner, "python_version", self.python_version),
-        )
-        object.__setattr__(
-            self, "architecture", check_architecture(owner, "architecture", self.architecture)
-        )
-        object.__setattr__(
-            self, "wheel_dir", check_optional_path(owner, "wheel_dir", self.wheel_dir)
-        )
+        validate_package_fields(self)
 
     def to_spec(self) -> PackageSpec:
         return PackageSpec(

@@ -57,7 +57,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -236,6 +236,28 @@ def check_optional_path(owner: str, name: str, value: object) -> Path | None:
     return _coerce_path(owner, name, value, optional=True)
 
 
+_PACKAGE_FIELD_CHECKS: dict[str, Callable[[str, str, object], object]] = {
+    "function": check_function_name,
+    "handlers_root": check_path,
+    "build_dir": check_path,
+    "contract_path": check_optional_path,
+    "python_version": check_python_version,
+    "architecture": check_architecture,
+    "wheel_dir": check_optional_path,
+}
+
+
+def validate_package_fields(instance: object) -> None:
+    """Validate and normalize, in place, the fields every package description shares.
+
+    For frozen dataclasses with those fields (PackageSpec, the construct's props); the
+    error names the instance's class and the field.
+    """
+    owner = type(instance).__name__
+    for name, check in _PACKAGE_FIELD_CHECKS.items():
+        object.__setattr__(instance, name, check(owner, name, getattr(instance, name)))
+
+
 @dataclass(frozen=True, kw_only=True)
 class PackageSpec:
     """What to build: one function of a handler tree, for one Lambda runtime and architecture.
@@ -254,26 +276,7 @@ class PackageSpec:
     wheel_dir: Path | None = None
 
     def __post_init__(self) -> None:
-        owner = type(self).__name__
-        object.__setattr__(
-            self, "handlers_root", check_path(owner, "handlers_root", self.handlers_root)
-        )
-        object.__setattr__(self, "function", check_function_name(owner, "function", self.function))
-        object.__setattr__(self, "build_dir", check_path(owner, "build_dir", self.build_dir))
-        object.__setattr__(
-            self, "contract_path", check_optional_path(owner, "contract_path", self.contract_path)
-        )
-        object.__setattr__(
-            self,
-            "python_version",
-            check_python_version(owner, "python_version", self.python_version),
-        )
-        object.__setattr__(
-            self, "architecture", check_architecture(owner, "architecture", self.architecture)
-        )
-        object.__setattr__(
-            self, "wheel_dir", check_optional_path(owner, "wheel_dir", self.wheel_dir)
-        )
+        validate_package_fields(self)
 
     @property
     def function_dir(self) -> Path:
