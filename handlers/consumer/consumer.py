@@ -58,6 +58,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from connections import SettingsError, connections_table
 from telemetry_contract import load_contract, value_type_error
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-consumer")
@@ -91,10 +92,6 @@ MAX_WORKERS: Final = 16
 SUMMARY_COUNTS: Final = ("event_type", "device_type", "quality", "title_type", "state")
 
 
-class SettingsError(ValueError):
-    """An environment variable of this function is missing or invalid."""
-
-
 class MalformedRecord(ValueError):
     """A Kafka record whose value is not a base64-encoded JSON object."""
 
@@ -106,9 +103,7 @@ class ConsumerSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ConsumerSettings:
-        table = environ.get("CONNECTIONS_TABLE", "").strip()
-        if not table:
-            raise SettingsError("CONNECTIONS_TABLE is required (the WebSocket connections table)")
+        table = connections_table(environ)
         url = environ.get("WEBSOCKET_CALLBACK_URL", "").strip().rstrip("/")
         if not url.startswith(("https://", "http://")):
             raise SettingsError(

@@ -30,21 +30,11 @@ from typing import Any, Final
 
 import boto3
 from aws_lambda_powertools import Logger
+from connections import SettingsError, connection_id, connections_table
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-ws-connect")
 
 DEFAULT_TTL_SECONDS: Final = 7200
-
-
-class SettingsError(ValueError):
-    """An environment variable of this function is missing or invalid."""
-
-
-def connections_table(environ: Mapping[str, str]) -> str:
-    table = environ.get("CONNECTIONS_TABLE", "").strip()
-    if not table:
-        raise SettingsError("CONNECTIONS_TABLE is required (the WebSocket connections table)")
-    return table
 
 
 def ttl_seconds(environ: Mapping[str, str]) -> int:
@@ -59,14 +49,6 @@ def ttl_seconds(environ: Mapping[str, str]) -> int:
         ) from None
     if value < 1:
         raise SettingsError(f"CONNECTION_TTL_SECONDS must be a positive integer, got {value}")
-    return value
-
-
-def connection_id(event: Any) -> str:
-    context = event.get("requestContext") if isinstance(event, Mapping) else None
-    value = context.get("connectionId") if isinstance(context, Mapping) else None
-    if not isinstance(value, str) or not value:
-        raise ValueError("not an API Gateway WebSocket event: requestContext.connectionId missing")
     return value
 
 

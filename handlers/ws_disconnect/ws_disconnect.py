@@ -21,32 +21,13 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
 from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
+from connections import connection_id, connections_table
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-ws-disconnect")
-
-
-class SettingsError(ValueError):
-    """An environment variable of this function is missing or invalid."""
-
-
-def connections_table(environ: Mapping[str, str]) -> str:
-    table = environ.get("CONNECTIONS_TABLE", "").strip()
-    if not table:
-        raise SettingsError("CONNECTIONS_TABLE is required (the WebSocket connections table)")
-    return table
-
-
-def connection_id(event: Any) -> str:
-    context = event.get("requestContext") if isinstance(event, Mapping) else None
-    value = context.get("connectionId") if isinstance(context, Mapping) else None
-    if not isinstance(value, str) or not value:
-        raise ValueError("not an API Gateway WebSocket event: requestContext.connectionId missing")
-    return value
 
 
 @functools.cache

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import connections
 import consumer
 import generator
 import pytest
@@ -94,9 +95,10 @@ def test_connect_then_broadcast_then_disconnect(table: str, aws_endpoint: str, m
 
 
 def test_settings_errors(monkeypatch: pytest.MonkeyPatch):
-    with pytest.raises(ws_connect.SettingsError, match="CONNECTIONS_TABLE"):
+    # Both read the table name through the shared common/connections.py.
+    with pytest.raises(connections.SettingsError, match="CONNECTIONS_TABLE"):
         ws_connect.connections_table({})
-    with pytest.raises(ws_disconnect.SettingsError, match="CONNECTIONS_TABLE"):
+    with pytest.raises(connections.SettingsError, match="CONNECTIONS_TABLE"):
         ws_disconnect.connections_table({})
     for bad in ("soon", "0", "-1"):
         with pytest.raises(ws_connect.SettingsError, match="CONNECTION_TTL_SECONDS"):
