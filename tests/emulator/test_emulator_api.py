@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+pytestmark = pytest.mark.integration  # they start a moto server
+
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 IAM_BROKERS = re.compile(

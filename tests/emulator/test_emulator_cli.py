@@ -14,6 +14,8 @@ import pytest
 
 from emulator import KNOWN_EMULATOR_DRIFT, _compat, control, is_known_drift
 
+pytestmark = pytest.mark.integration  # they start a moto server
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
