@@ -1,6 +1,6 @@
 """Known emulator drift: changes a second plan shows only because moto does not return a field.
 
-Later code (plan checks of the real stacks against the emulator) uses this list to tell
+`make deploy-local`'s second-plan check (ops/local.py) uses this list to tell
 drift caused by the emulator from real differences between configuration and state. An
 entry means: after a clean apply against the emulator, ``terraform plan`` shows a change to
 ``attribute`` of a ``resource_type`` resource that sets it, because moto 5.2.5 (with the
@@ -31,20 +31,10 @@ class DriftEntry:
     evidence: str  # how it was established
 
 
-KNOWN_EMULATOR_DRIFT: tuple[DriftEntry, ...] = (
-    DriftEntry(
-        resource_type="aws_cloudfront_distribution",
-        attribute="origin.*.origin_access_control_id",
-        reason=(
-            "moto 5.2.5's CloudFront origin model has no OriginAccessControlId: the id is "
-            "dropped on create and GetDistribution returns the origin without it."
-        ),
-        evidence=(
-            "shared/notes/toolchain-facts.md (seen in a full apply); moto 5.2.5 source has no "
-            "OriginAccessControlId in moto/cloudfront. Not reproduced by tests/emulator."
-        ),
-    ),
-)
+# Empty: after a clean apply of all five stacks the second plan is empty with no entry.
+# moto's CloudFront origin drops origin_access_control_id (the toolchain notes), but the
+# platform has no CloudFront distribution, so that entry would explain nothing here.
+KNOWN_EMULATOR_DRIFT: tuple[DriftEntry, ...] = ()
 
 
 _UNSET: Any = object()

@@ -1,4 +1,4 @@
-"""`python -m emulator start|status|stop`, the moto version guard and the drift list."""
+"""`python -m emulator start|status|stop` and the moto version guard."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator import KNOWN_EMULATOR_DRIFT, _compat, control, is_known_drift
+from emulator import _compat, control
 
 pytestmark = pytest.mark.integration  # they start a moto server
 
@@ -89,25 +89,3 @@ def test_version_guard(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(_compat.ALLOW_MISMATCH_ENV, "1")
     with pytest.warns(RuntimeWarning, match="9.9.9"):
         _compat.check_moto_version("emulator.kafka")
-
-
-def test_drift_lookup() -> None:
-    assert KNOWN_EMULATOR_DRIFT, "the list is documented as non-empty"
-    for entry in KNOWN_EMULATOR_DRIFT:
-        assert entry.resource_type.startswith("aws_") and entry.reason and entry.evidence
-        concrete = entry.attribute.replace("*", "0")
-        assert is_known_drift(entry.resource_type, concrete)
-        assert is_known_drift(entry.resource_type, concrete + ".0.nested")
-        assert not is_known_drift("aws_other_resource", concrete)
-    cf = "aws_cloudfront_distribution"
-    assert is_known_drift(cf, "origin[1].origin_access_control_id")
-    assert not is_known_drift(cf, "origin.0.domain_name")
-    assert not is_known_drift("aws_msk_cluster", "kafka_version")
-
-    # A top-level name above the listed leaf: exact with the values, coarse without.
-    applied = [{"domain_name": "b.s3", "origin_id": "s3", "origin_access_control_id": ""}]
-    wanted = [{"domain_name": "b.s3", "origin_id": "s3", "origin_access_control_id": "E2"}]
-    assert is_known_drift(cf, "origin", applied, wanted)
-    moved = [{**wanted[0], "domain_name": "other.s3"}]
-    assert not is_known_drift(cf, "origin", applied, moved)
-    assert is_known_drift(cf, "origin")
