@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+import modules  # noqa: F401  # before any cdktf import: lazy provider bindings (fast synth)
+
 ROOT = Path(__file__).resolve().parent.parent
 STACK_NAMES = ("network", "msk", "data-lake", "data-gen", "dashboard")
 
