@@ -34,7 +34,7 @@ ifneq ($(strip $(TF_PLUGIN_DIR)),)
 export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
 endif
 
-.PHONY: help venv packages synth validate lint test deploy plan deploy-local destroy-local clean
+.PHONY: help venv packages synth validate lint test bench deploy plan deploy-local destroy-local clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ lint: venv ## ruff and mypy over the whole tree
 
 test: lint $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Lint, then the whole test suite
 	$(PY) -m pytest
+
+bench: packages $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Measure synth, handlers and deploy-local beside their baselines (build/bench.json)
+	$(PY) -m bench $(BENCH)
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
