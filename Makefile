@@ -9,7 +9,6 @@ PYTHON_BOOT ?= python3
 VENV        := .venv
 PY          := $(VENV)/bin/python
 OUT         := cdktf.out
-STACKS      := network msk data-lake data-gen dashboard
 BUILD       := build
 
 # Offline provider installs: the directory of a local provider mirror. Detected on machines
@@ -28,6 +27,10 @@ export CHECKPOINT_DISABLE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDKTF_HOME := $(abspath $(BUILD)/cdktf-home)
 export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(abspath $(BUILD)/jsii-cache)
+# One provider download (or mirror copy) shared by every stack's `terraform init`. The stacks'
+# lock files are generated, not committed, hence the second setting.
+export TF_PLUGIN_CACHE_DIR := $(abspath $(BUILD)/terraform-plugins)
+export TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE := true
 export ACME_WHEEL_DIR
 export TF_PLUGIN_DIR
 ifneq ($(strip $(TF_PLUGIN_DIR)),)
@@ -60,7 +63,8 @@ synth: packages ## Synthesize every stack into cdktf.out/
 	@echo "synthesized: $$(ls $(OUT)/stacks | tr '\n' ' ')"
 
 validate: synth $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## terraform init -backend=false + validate in every stack
-	@for stack in $(STACKS); do \
+	@mkdir -p $(TF_PLUGIN_CACHE_DIR)
+	@for stack in $$(ls $(OUT)/stacks); do \
 		echo "== $$stack"; \
 		terraform -chdir=$(OUT)/stacks/$$stack init -backend=false -input=false -no-color >/dev/null; \
 		terraform -chdir=$(OUT)/stacks/$$stack validate -no-color; \

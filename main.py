@@ -15,7 +15,7 @@ import modules  # noqa: F401  # first: loads the provider bindings lazily (a 3 s
 from cdktf import App
 
 from platform_config import PlatformConfig, load_config, load_contract
-from stacks.base import PackagingSettings, StackContext
+from stacks.base import PackagingSettings, StackContext, order_by_remote_state
 from stacks.dashboard import DashboardStack, DashboardStackProps
 from stacks.data_gen import DataGenStack, DataGenStackProps
 from stacks.data_lake import DataLakeStack, DataLakeStackProps
@@ -60,11 +60,7 @@ def build_app(config: PlatformConfig, app: App, wheel_dir: str | None = None) ->
     data_gen = DataGenStack(app, DataGenStackProps(context, config.lambdas, config.firehose))
     dashboard = DashboardStack(app, DashboardStackProps(context, config.dashboard, config.lambdas))
 
-    # Remote state carries the values; these edges give `cdktf deploy '*'` its order.
-    msk.add_dependency(network)
-    data_lake.add_dependency(msk)
-    data_gen.add_dependency(data_lake)
-    dashboard.add_dependency(data_lake)
+    order_by_remote_state([network, msk, data_lake, data_gen, dashboard])
     return app
 
 

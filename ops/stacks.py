@@ -1,7 +1,9 @@
-"""Synthesize, apply, plan and destroy the five stacks with Terraform, in dependency order.
+"""Synthesize, apply, plan and destroy the stacks with Terraform, in dependency order.
 
 Used by both targets: a real AWS account (``make plan``) and the local emulator
 (``make deploy-local``, ``make plan LOCAL=1``). Only the environment of the synth differs.
+The order comes from the synthesized manifest (:mod:`ops.graph`): stacks that do not
+depend on each other run at the same time.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .graph import StackGraph
 from .plan_summary import Change, render, stack_changes
-from .terraform import STACK_ORDER, Terraform, TerraformError
+from .terraform import Terraform, TerraformError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,28 +40,47 @@ def synthesize(outdir: Path, environ: Mapping[str, str]) -> None:
         raise TerraformError(f"synth failed:\n{result.stdout[-3000:]}{result.stderr[-6000:]}")
 
 
-def stacks(outdir: Path, environ: Mapping[str, str] | None = None) -> list[Terraform]:
-    return [Terraform(outdir / "stacks" / name, dict(environ or {})) for name in STACK_ORDER]
+def stacks(outdir: Path, environ: Mapping[str, str] | None = None) -> dict[str, Terraform]:
+    """Every synthesized stack, in dependency order."""
+    graph = StackGraph.from_manifest(outdir)
+    return {name: Terraform(outdir / "stacks" / name, dict(environ or {})) for name in graph.names}
+
+
+def init_all(outdir: Path) -> dict[str, Terraform]:
+    """``terraform init`` in every stack: the first alone (it fills the shared provider
+    cache, which Terraform does not guard against concurrent writers), the rest together."""
+    found = stacks(outdir)
+    first, *rest = found.values()
+    first.init()
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="init") as pool:
+        list(pool.map(Terraform.init, rest))
+    return found
 
 
 def apply_all(outdir: Path) -> dict[str, dict[str, Any]]:
-    """Init and apply every stack in order; returns each stack's outputs."""
-    outputs = {}
-    for stack in stacks(outdir):
+    """Apply every stack once the stacks it reads are applied; returns each one's outputs."""
+    found = init_all(outdir)
+
+    def apply(name: str) -> dict[str, Any]:
         started = time.monotonic()
-        stack.init()
-        stack.apply()
-        outputs[stack.stack] = stack.outputs()
-        print(f"== applied {stack.stack} in {time.monotonic() - started:.0f} s", flush=True)
-    return outputs
+        found[name].apply()
+        print(f"== applied {name} in {time.monotonic() - started:.0f} s", flush=True)
+        return found[name].outputs()
+
+    outputs = StackGraph.from_manifest(outdir).run(apply)
+    return {name: outputs[name] for name in found}
 
 
 def destroy_all(outdir: Path) -> None:
-    for stack in reversed(stacks(outdir)):
+    """Destroy every stack once the stacks that read it are gone."""
+    found = init_all(outdir)
+
+    def destroy(name: str) -> None:
         started = time.monotonic()
-        stack.init()
-        stack.destroy()
-        print(f"== destroyed {stack.stack} in {time.monotonic() - started:.0f} s", flush=True)
+        found[name].destroy()
+        print(f"== destroyed {name} in {time.monotonic() - started:.0f} s", flush=True)
+
+    StackGraph.from_manifest(outdir).reversed().run(destroy)
 
 
 @dataclass(frozen=True)
@@ -72,17 +95,23 @@ class StackPlan:
 
 
 def plan_all(outdir: Path, plan_dir: Path) -> list[StackPlan]:
-    """Binary plan and its JSON for every stack, plus one Markdown summary of them all."""
+    """Binary plan and its JSON for every stack, plus one Markdown summary of them all.
+
+    Plans only read state, so every stack is planned at the same time.
+    """
     plan_dir.mkdir(parents=True, exist_ok=True)
-    plans = []
-    for stack in stacks(outdir):
-        print(f"== plan {stack.stack}", flush=True)
-        stack.init()
+    found = init_all(outdir)
+
+    def plan(stack: Terraform) -> StackPlan:
         plan_file = (plan_dir / f"{stack.stack}.tfplan").resolve()
         stack.plan(plan_file)
         document = stack.show_json(plan_file)
         (plan_dir / f"{stack.stack}.json").write_text(json.dumps(document, indent=1))
-        plans.append(StackPlan(stack.stack, plan_file, document))
+        print(f"== planned {stack.stack}", flush=True)
+        return StackPlan(stack.stack, plan_file, document)
+
+    with ThreadPoolExecutor(max_workers=len(found), thread_name_prefix="plan") as pool:
+        plans = list(pool.map(plan, found.values()))
     summary = render({p.stack: p.document for p in plans})
     (plan_dir / "summary.md").write_text(summary, encoding="utf-8")
     print(f"plan summary: {plan_dir / 'summary.md'}")

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-STACK_ORDER = ("network", "msk", "data-lake", "data-gen", "dashboard")
-
 
 class TerraformError(RuntimeError):
     """A Terraform command failed; the message carries the stack, command and its output."""
@@ -60,6 +58,10 @@ class Terraform:
         return result
 
     def init(self) -> None:
+        # Terraform refuses a plugin cache directory that does not exist yet.
+        cache = {**os.environ, **self.env}.get("TF_PLUGIN_CACHE_DIR")
+        if cache:
+            Path(cache).mkdir(parents=True, exist_ok=True)
         self.run(["init", "-input=false", "-no-color", "-reconfigure"], quiet=True)
 
     def apply(self) -> None:

@@ -9,6 +9,7 @@ and applied on its own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,8 @@ class PlatformStack(TerraformStack):
         self.context = context
         self.stack_name = stack_name
         self._exported: set[str] = set()
+        # Stacks whose state this one reads: its deploy order follows from them.
+        self.upstream_stacks: list[str] = []
         self._configure_provider()
         self._configure_backend()
         self.caller = DataAwsCallerIdentity(self, "caller")
@@ -200,6 +203,7 @@ class PlatformStack(TerraformStack):
     def read_upstream(self, contract: type[OutputContract]) -> UpstreamState:
         """Remote-state reader for an upstream stack's declared outputs."""
         construct_id = f"upstream-{contract.stack_name}"
+        self.upstream_stacks.append(contract.stack_name)
         remote: TerraformRemoteState
         if self.context.state.backend == "local":
             remote = DataTerraformRemoteStateLocal(
@@ -228,6 +232,20 @@ class PlatformStack(TerraformStack):
         missing = sorted({o.name for o in self.contract.outputs()} - self._exported)
         if missing:
             raise ValueError(f"{self.stack_name}: declared outputs not exported: {missing}")
+
+
+def order_by_remote_state(stacks: Sequence[PlatformStack]) -> None:
+    """Each stack depends on the stacks whose state it reads, and on nothing else.
+
+    The dependencies give ``cdktf deploy '*'`` its order and land in the synthesized
+    manifest, from which ``ops`` applies independent stacks at the same time.
+    """
+    by_name = {stack.stack_name: stack for stack in stacks}
+    for stack in stacks:
+        for upstream in stack.upstream_stacks:
+            if upstream not in by_name:
+                raise ValueError(f"{stack.stack_name} reads {upstream}, which is not in the app")
+            stack.add_dependency(by_name[upstream])
 
 
 class UpstreamState:

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 import modules  # noqa: F401  # before any cdktf import: lazy provider bindings (fast synth)
+from stacks.outputs import ALL_CONTRACTS
 
 ROOT = Path(__file__).resolve().parent.parent
-STACK_NAMES = ("network", "msk", "data-lake", "data-gen", "dashboard")
+# The stacks, as their output contracts name them (one source for the whole project).
+STACK_NAMES = tuple(contract.stack_name for contract in ALL_CONTRACTS)
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
