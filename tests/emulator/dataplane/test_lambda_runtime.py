@@ -415,3 +415,30 @@ def test_shutdown_kills_busy_workers(make_runtime: RuntimeFactory, tmp_path: Pat
     assert not thread.is_alive()
     assert not alive(pid)
     assert [e.error_type for e in errors] == ["ServiceException"]
+
+
+def test_a_real_package_runs_with_its_own_dependencies(make_runtime: RuntimeFactory) -> None:
+    """ws_default as `make packages` builds it: Powertools comes from the zip, boto3 from the
+    runtime, and its JSON log line lands in the function's stream with the request id."""
+    from modules.packaging import PackageSpec, build_package
+
+    root = Path(__file__).resolve().parents[3]
+    built = build_package(
+        PackageSpec(
+            handlers_root=root / "handlers",
+            function="ws_default",
+            build_dir=root / "build" / "lambda",
+        )
+    )
+    sink = MemoryLogSink()
+    runtime = make_runtime(log_sink=sink)
+    fn = function_config(name="ws-default", handler=built.handler, code=built.zip_path)
+    event = {"requestContext": {"connectionId": "c-1"}, "body": '{"action": "ping"}'}
+    result, body = call(runtime, fn, event)
+    assert result.function_error is None, body
+    assert body["statusCode"] == 200
+    assert json.loads(body["body"])["type"] == "pong"
+    logged = [json.loads(m) for m in sink.messages("/aws/lambda/ws-default") if m.startswith("{")]
+    assert [(line["message"], line["function_request_id"]) for line in logged] == [
+        ("message answered", result.request_id)
+    ]
