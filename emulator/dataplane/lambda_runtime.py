@@ -32,6 +32,7 @@ Wiring into moto's ``Invoke`` (a sketch; ``emulator/lambda_invoke.py`` would hol
         config = FunctionConfig(
             function_name=fn.function_name, function_arn=fn.function_arn,
             handler=fn.handler, code=fn.code_bytes, runtime=fn.run_time,
+            code_sha256=base64.b64decode(fn.code_sha_256).hex(),  # moto's is base64
             environment=fn.environment_vars, timeout=fn.timeout,
             memory_size=fn.memory_size, region=fn.region, account_id=fn.account_id,
             role_arn=fn.role, log_group=fn.emulator_logging_config["LogGroup"])
