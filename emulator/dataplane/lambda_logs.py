@@ -33,6 +33,7 @@ from typing import Any, Protocol
 __all__ = [
     "LogEvent",
     "LogSink",
+    "LogStreamRef",
     "MemoryLogSink",
     "MotoLogsSink",
     "end_line",
@@ -57,12 +58,27 @@ class LogEvent:
             raise ValueError("LogEvent.message must be a non-empty string")
 
 
+@dataclass(frozen=True)
+class LogStreamRef:
+    """Which stream: the function's account and region pick the CloudWatch Logs backend."""
+
+    account_id: str
+    region: str
+    log_group: str
+    log_stream: str
+
+    def __post_init__(self) -> None:
+        for name in ("account_id", "region", "log_group", "log_stream"):
+            if not getattr(self, name):
+                raise ValueError(f"LogStreamRef.{name} is required")
+
+
 class LogSink(Protocol):
     """Receives a function's log events; calls for one stream come in the stream's order."""
 
-    def create_stream(self, log_group: str, log_stream: str) -> None: ...
+    def create_stream(self, stream: LogStreamRef) -> None: ...
 
-    def put(self, log_group: str, log_stream: str, events: Sequence[LogEvent]) -> None: ...
+    def put(self, stream: LogStreamRef, events: Sequence[LogEvent]) -> None: ...
 
 
 class MemoryLogSink:
@@ -72,13 +88,13 @@ class MemoryLogSink:
         self._lock = threading.Lock()
         self._streams: dict[tuple[str, str], list[LogEvent]] = {}
 
-    def create_stream(self, log_group: str, log_stream: str) -> None:
+    def create_stream(self, stream: LogStreamRef) -> None:
         with self._lock:
-            self._streams.setdefault((log_group, log_stream), [])
+            self._streams.setdefault((stream.log_group, stream.log_stream), [])
 
-    def put(self, log_group: str, log_stream: str, events: Sequence[LogEvent]) -> None:
+    def put(self, stream: LogStreamRef, events: Sequence[LogEvent]) -> None:
         with self._lock:
-            self._streams.setdefault((log_group, log_stream), []).extend(events)
+            self._streams.setdefault((stream.log_group, stream.log_stream), []).extend(events)
 
     def streams(self, log_group: str) -> list[str]:
         with self._lock:
@@ -100,40 +116,37 @@ class MemoryLogSink:
 
 
 class MotoLogsSink:
-    """Writes into moto's CloudWatch Logs backend in this process (the emulator's own).
+    """Writes into moto's CloudWatch Logs backends in this process (the emulator's own),
+    the backend of each function's account and region.
 
     Lambda creates the function's log group when it is missing (the execution role's
     ``logs:CreateLogGroup``); so does this sink. moto's PutLogEvents drops events older than
     14 days, as AWS does; none here are.
     """
 
-    def __init__(self, account_id: str, region: str) -> None:
-        self.account_id = account_id
-        self.region = region
+    def __init__(self) -> None:
         # moto's LogStream appends without a lock of its own.
         self._lock = threading.Lock()
 
-    def _backend(self) -> Any:  # moto's backends are not typed
+    def _backend(self, stream: LogStreamRef) -> Any:  # moto's backends are not typed
         from moto.logs.models import logs_backends
 
-        return logs_backends[self.account_id][self.region]
+        backend = logs_backends[stream.account_id][stream.region]
+        backend.ensure_log_group(stream.log_group)
+        backend.ensure_log_stream(stream.log_group, stream.log_stream)
+        return backend
 
-    def create_stream(self, log_group: str, log_stream: str) -> None:
+    def create_stream(self, stream: LogStreamRef) -> None:
         with self._lock:
-            backend = self._backend()
-            backend.ensure_log_group(log_group)
-            backend.ensure_log_stream(log_group, log_stream)
+            self._backend(stream)
 
-    def put(self, log_group: str, log_stream: str, events: Sequence[LogEvent]) -> None:
+    def put(self, stream: LogStreamRef, events: Sequence[LogEvent]) -> None:
         if not events:
             return
         with self._lock:
-            backend = self._backend()
-            backend.ensure_log_group(log_group)
-            backend.ensure_log_stream(log_group, log_stream)
-            backend.put_log_events(
-                log_group,
-                log_stream,
+            self._backend(stream).put_log_events(
+                stream.log_group,
+                stream.log_stream,
                 [{"timestamp": event.timestamp, "message": event.message} for event in events],
             )
 

@@ -14,7 +14,7 @@ Usage (the integrator creates one runtime per emulator process)::
         site=load_site(),                           # emulator.dataplane.lambda_site
         endpoint_url="http://127.0.0.1:4599",       # AWS_ENDPOINT_URL inside the workers
         credentials=lambda role_arn: Credentials(...),   # the role's temporary credentials
-        log_sink=MotoLogsSink(account_id, region),  # or any LogSink
+        log_sink=MotoLogsSink(),                    # or any LogSink
         extra_env={"SSL_CERT_FILE": ca_bundle},     # optional, passed to every worker
     )
     result = runtime.invoke(function_config, payload)   # RequestResponse
@@ -101,6 +101,7 @@ from typing import Final, Literal
 from .lambda_logs import (
     LogEvent,
     LogSink,
+    LogStreamRef,
     end_line,
     init_report_line,
     init_start_line,
@@ -415,10 +416,9 @@ class _LogPipe:
     becoming the newlines Lambda shows) and writes them to the sink.
     """
 
-    def __init__(self, sink: LogSink, log_group: str, log_stream: str) -> None:
+    def __init__(self, sink: LogSink, stream: LogStreamRef) -> None:
         self.sink = sink
-        self.log_group = log_group
-        self.log_stream = log_stream
+        self.stream = stream
         self._read_fd, self.write_fd = os.pipe()
         self._prefix = f"\x00acme-lambda-marker-{secrets.token_hex(8)}:".encode()
         self._lock = threading.Lock()
@@ -429,7 +429,7 @@ class _LogPipe:
         self._stopping = False
         self._closed = False
         self._thread = threading.Thread(
-            target=self._read, name=f"lambda-logs-{log_stream[-8:]}", daemon=True
+            target=self._read, name=f"lambda-logs-{stream.log_stream[-8:]}", daemon=True
         )
         self._thread.start()
 
@@ -475,9 +475,9 @@ class _LogPipe:
     def _flush(self, batch: list[LogEvent], done: list[_Marker]) -> None:
         if batch:
             try:
-                self.sink.put(self.log_group, self.log_stream, batch)
+                self.sink.put(self.stream, batch)
             except Exception as error:  # a broken sink must not stop the function
-                print(f"lambda logs: cannot write {self.log_stream}: {error}", file=sys.stderr)
+                print(f"lambda logs: cannot write {self.stream}: {error}", file=sys.stderr)
         for marker in done:
             marker.done.set()
 
@@ -569,9 +569,12 @@ class _Environment:
         self.process: subprocess.Popen[bytes] | None = None
         self._generation = 0
         self._max_memory_kb = 0
-        runtime.log_sink.create_stream(function.log_group, self.log_stream)
+        stream = LogStreamRef(
+            function.account_id, function.region, function.log_group, self.log_stream
+        )
+        runtime.log_sink.create_stream(stream)
         self.api = RuntimeApi()
-        self.logs = _LogPipe(runtime.log_sink, function.log_group, self.log_stream)
+        self.logs = _LogPipe(runtime.log_sink, stream)
 
     # --- the process ---
 

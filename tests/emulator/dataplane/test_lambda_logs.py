@@ -8,7 +8,7 @@ from typing import Any
 
 from emulator.dataplane.lambda_logs import MotoLogsSink, init_report_line, report_line
 
-from .conftest import ACCOUNT, REGION, RuntimeFactory, function_config
+from .conftest import ACCOUNT, RuntimeFactory, function_config
 
 
 def test_report_line_formats() -> None:
@@ -40,7 +40,7 @@ def test_report_line_formats() -> None:
 def test_logs_are_read_back_from_the_moto_server(
     make_runtime: RuntimeFactory, aws_client: Any
 ) -> None:
-    runtime = make_runtime(log_sink=MotoLogsSink(ACCOUNT, REGION))
+    runtime = make_runtime(log_sink=MotoLogsSink())
     fn = function_config(name="logged")
     first = runtime.invoke(fn, json.dumps({"action": "print", "lines": ["hello"]}).encode())
     second = runtime.invoke(fn, b"{}")
@@ -64,3 +64,26 @@ def test_logs_are_read_back_from_the_moto_server(
     # What `aws logs tail --filter-pattern` does: the filter runs in the emulator.
     found = logs.filter_log_events(logGroupName=group, filterPattern='"hello"')["events"]
     assert [event["message"] for event in found] == ["hello\n"]
+
+
+def test_logs_land_in_the_functions_own_region(
+    make_runtime: RuntimeFactory, moto_endpoint: str
+) -> None:
+    import boto3
+
+    runtime = make_runtime(log_sink=MotoLogsSink())
+    arn = f"arn:aws:lambda:us-west-2:{ACCOUNT}:function:oregon"
+    runtime.invoke(function_config(name="oregon", function_arn=arn, region="us-west-2"), b"{}")
+
+    def groups(region: str) -> list[str]:
+        logs = boto3.client(
+            "logs",
+            region_name=region,
+            endpoint_url=moto_endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        return [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+
+    assert "/aws/lambda/oregon" in groups("us-west-2")
+    assert "/aws/lambda/oregon" not in groups("eu-west-1")
