@@ -7,10 +7,12 @@ Lambda worker will have it. Protocol details are checked with a raw client.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,6 +184,33 @@ def test_sasl_exchange_and_reauthentication(cluster: LocalMskCluster, tls: TlsFi
         assert client.closed_by_server()
 
 
+def test_sasl_handshake_v0_exchanges_bare_tokens(cluster: LocalMskCluster, tls: TlsFiles) -> None:
+    # SaslHandshake v0 (pre-KIP-152 clients): the token follows as a bare frame, and the
+    # success answer is an empty bare frame.
+    with RawClient(cluster.bootstrap_brokers, tls) as client:
+        assert client.call(SaslHandshakeRequest(version=0, mechanism="OAUTHBEARER")).error_code == 0
+        client.send_bytes(gs2(sign("AKIADEV", "dev-secret")))
+        assert client.receive_frame() == b""
+        assert client.call(MetadataRequest(version=12, topics=None)) is not None
+    with RawClient(cluster.bootstrap_brokers, tls) as client:
+        assert client.call(SaslHandshakeRequest(version=0, mechanism="OAUTHBEARER")).error_code == 0
+        client.send_bytes(gs2(sign("AKIADEV", "wrong-secret")))
+        assert client.closed_by_server()
+
+
+def test_the_session_ends_with_the_token(cluster: LocalMskCluster, tls: TlsFiles) -> None:
+    # A token signed 899 s ago is valid for one more second: so is the session. A client
+    # that does not re-authenticate in time is disconnected at its next request.
+    signed = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=899)
+    with RawClient(cluster.bootstrap_brokers, tls) as client:
+        client.call(SaslHandshakeRequest(version=1, mechanism="OAUTHBEARER"))
+        token = sign("AKIADEV", "dev-secret", at=signed)
+        auth = client.call(SaslAuthenticateRequest(version=2, auth_bytes=gs2(token)))
+        assert auth.error_code == 0 and 0 < auth.session_lifetime_ms <= 1_000
+        time.sleep(auth.session_lifetime_ms / 1000 + 0.2)
+        assert client.call(MetadataRequest(version=12, topics=None)) is None
+
+
 def test_only_oauthbearer_is_offered(cluster: LocalMskCluster, tls: TlsFiles) -> None:
     with RawClient(cluster.bootstrap_brokers, tls) as client:
         handshake = client.call(SaslHandshakeRequest(version=1, mechanism="PLAIN"))
@@ -240,7 +269,15 @@ def test_stopping_the_cluster_stops_tansu(
     assert process is not None and pid_listed(process.pid)
     front_door, broker = local.bootstrap_brokers, local.broker_address
     assert accepts(front_door) and accepts(broker)
+    # A client in the middle of a session (with its broker connection open) does not hold
+    # the stop up: tansu's SIGTERM shutdown would wait for it.
+    client = RawClient(front_door, tls)
+    assert client.call(ApiVersionsRequest(version=3, client_software_name="raw")) is not None
+    started = time.monotonic()
     local.stop()
+    assert time.monotonic() - started < 2.5
+    assert client.closed_by_server()
+    client.close()
     assert not pid_listed(process.pid), "tansu still running after stop()"
     assert process.returncode is not None
     assert not accepts(front_door) and not accepts(broker)
