@@ -1,8 +1,9 @@
 """``python -m bench [group ...]``: run the benchmarks, print the table, write build/bench.json.
 
-Groups: synth, handlers, deploy (deploy-local with the virtual environment present) and
-fresh-clone (clone, then make deploy-local: several minutes, so only when named). With no
-group named, every group but fresh-clone runs. Exits 1 when a target is missed.
+Groups: synth, handlers, deploy (deploy-local with the virtual environment present), msk
+(producer throughput through the MSK front door) and fresh-clone (clone, then make
+deploy-local: several minutes, so only when named). With no group named, every group but
+fresh-clone runs. Exits 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ GROUPS = {
     "handlers": "bench.handlers",
     "deploy": "bench.deploy",
     "fresh-clone": "bench.fresh_clone",
+    "msk": "bench.msk",
 }
-DEFAULT_GROUPS = ("synth", "handlers", "deploy")
+DEFAULT_GROUPS = ("synth", "handlers", "deploy", "msk")
 
 
 def machine() -> dict[str, object]:

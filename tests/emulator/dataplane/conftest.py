@@ -1,4 +1,4 @@
-"""Fixtures for the Lambda runtime tests: real zips, real workers, an in-process moto server."""
+"""Fixtures for the data plane tests: real zips, real workers, an in-process moto server."""
 
 from __future__ import annotations
 
@@ -193,3 +193,10 @@ def aws_client(moto_endpoint: str) -> Callable[[str], Any]:
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
     )
     return lambda service: session.client(service, endpoint_url=moto_endpoint)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # kafka-python 3.0 loads its protocol schemas with a deprecated importlib API.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:.*(read_text|open_text) is deprecated:DeprecationWarning"
+    )
