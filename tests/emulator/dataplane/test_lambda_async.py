@@ -18,8 +18,7 @@ from emulator.dataplane.lambda_runtime import (
     LambdaRuntime,
     LambdaServiceError,
 )
-
-from .conftest import RuntimeFactory, function_config
+from tests.support.lambda_workers import RuntimeFactory, function_config
 
 # Retries after 60/120 = 0.5 s and 120/120 = 1 s; an age of 60 s lasts 0.5 s.
 TIME_SCALE = 1 / 120

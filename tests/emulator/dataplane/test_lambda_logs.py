@@ -7,8 +7,7 @@ import re
 from typing import Any
 
 from emulator.dataplane.lambda_logs import MotoLogsSink, init_report_line, report_line
-
-from .conftest import ACCOUNT, RuntimeFactory, function_config
+from tests.support.lambda_workers import ACCOUNT, RuntimeFactory, function_config
 
 
 def test_report_line_formats() -> None:

@@ -22,8 +22,14 @@ from emulator.dataplane.lambda_runtime import (
     LambdaServiceError,
 )
 from emulator.dataplane.lambda_site import RuntimeSite
-
-from .conftest import ACCOUNT, REGION, ROLE_ARN, RuntimeFactory, alive, function_config
+from tests.support.lambda_workers import (
+    ACCOUNT,
+    REGION,
+    ROLE_ARN,
+    RuntimeFactory,
+    alive,
+    function_config,
+)
 
 STREAM_NAME = re.compile(r"^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$")
 

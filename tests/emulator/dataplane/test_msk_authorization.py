@@ -29,8 +29,7 @@ from emulator.dataplane.msk import LocalMskCluster, MskClusterSettings
 from emulator.dataplane.msk_auth import ClusterArns, Credential, IamPolicyAuthorizer, moto_identity
 from emulator.dataplane.supervisor import Supervisor
 from emulator.dataplane.tls import TlsFiles, ensure_local_ca
-
-from .msk_support import ACCOUNT, CLUSTER_ARN, REGION, TOPIC, run_worker
+from tests.support.msk_front_door import ACCOUNT, CLUSTER_ARN, REGION, TOPIC, run_worker
 
 ARNS = ClusterArns(CLUSTER_ARN)
 

@@ -24,8 +24,7 @@ from emulator.dataplane.msk import LocalMskCluster, MskClusterSettings
 from emulator.dataplane.msk_auth import Credential
 from emulator.dataplane.supervisor import Supervisor
 from emulator.dataplane.tls import TlsFiles, ensure_local_ca
-
-from .msk_support import ACCOUNT, CLUSTER_ARN, TOPIC, RawClient, run_worker, sign
+from tests.support.msk_front_door import ACCOUNT, CLUSTER_ARN, TOPIC, RawClient, run_worker, sign
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 for folder in ("common", "producer", "topic_admin", "generator"):
     sys.path.insert(0, str(ROOT / "handlers" / folder))
 sys.path.insert(0, str(ROOT))

@@ -22,7 +22,7 @@ from botocore.credentials import CredentialProvider, Credentials
 from emulator.dataplane.msk_authz import RESPONSE_CLASSES
 from emulator.dataplane.tls import TlsFiles
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("msk_worker.py")
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
