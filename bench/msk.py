@@ -29,8 +29,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from emulator.dataplane.credentials import Credentials, IamPolicyAuthorizer
 from emulator.dataplane.msk import LocalMskCluster, MskClusterSettings, tansu_binary
-from emulator.dataplane.msk_auth import Credential, IamPolicyAuthorizer
 from emulator.dataplane.supervisor import Supervisor, child_environment
 from emulator.dataplane.tls import ensure_local_ca
 
@@ -157,7 +157,9 @@ def _plain_tansu(supervisor: Supervisor) -> Iterator[str]:
 
 
 def run() -> list[Figure]:
-    credentials = {"ASIABENCH": Credential("bench-secret", "bench-session", PRINCIPAL)}
+    credentials = {
+        "ASIABENCH": Credentials("ASIABENCH", "bench-secret", "bench-session", PRINCIPAL)
+    }
     supervisor = Supervisor()
     rates: dict[str, list[float]] = {"plaintext": [], "front door": [], "authorized": []}
     # CPU this process spends while a worker produces: the front door's (it is otherwise idle).

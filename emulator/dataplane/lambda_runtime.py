@@ -98,6 +98,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Literal
 
+from .credentials import Credentials
 from .lambda_logs import (
     LogEvent,
     LogSink,
@@ -163,19 +164,6 @@ class LambdaServiceError(Exception):
         self.error_type = error_type
         self.message = message
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Temporary credentials of a function's execution role."""
-
-    access_key_id: str
-    secret_access_key: str
-    session_token: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.access_key_id or not self.secret_access_key:
-            raise ValueError("Credentials need an access key id and a secret access key")
 
 
 def _fail(name: str, message: str) -> ValueError:

@@ -11,17 +11,17 @@ Each :class:`LocalMskCluster` runs
   against the caller's IAM policies.
 
 It needs no moto server: credentials and policies come through injected callables
-(:func:`~emulator.dataplane.msk_auth.moto_identity` builds both over moto's in-process
-models). Wiring into the emulator, as the integrator would do it in ``emulator/kafka.py``::
+(:class:`~emulator.dataplane.credentials.MotoIdentities` reads them from moto's in-process
+models). Wiring into the emulator::
 
     tls = ensure_local_ca(Path(".local/tls"))            # once per deploy
-    credentials, policies = moto_identity()
+    identities = MotoIdentities()
 
     # CreateCluster (after moto stored the cluster):
     cluster = LocalMskCluster(
         MskClusterSettings(cluster_arn=arn, tls=tls),
-        credentials=credentials,
-        authorizer=IamPolicyAuthorizer(policies),       # or None: authentication only
+        credentials=identities.lookup,
+        authorizer=IamPolicyAuthorizer(identities.policies),  # or None: authentication only
     )
     cluster.start()                                     # tansu up, front door listening
     clusters[arn] = cluster
@@ -49,7 +49,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Final
 
-from .msk_auth import Authorizer, ClusterArns, CredentialsLookup
+from .credentials import Authorizer, CredentialsLookup
+from .msk_auth import ClusterArns
 from .msk_frontdoor import FrontDoor, FrontDoorSettings
 from .supervisor import Supervisor, child_environment, default_supervisor
 from .tls import TlsFiles

@@ -6,13 +6,14 @@ sends, as its SASL/OAUTHBEARER token, a SigV4 *presigned URL* for
 without padding. :func:`verify_token` recomputes that signature with botocore's own SigV4
 signer from the secret of the access key id in the token, and checks the action, the host,
 the credential scope and the time window (``X-Amz-Date`` + ``X-Amz-Expires``).
-The secret comes from an injected :data:`CredentialsLookup`, so nothing here needs a
-running moto server; :func:`moto_identity` builds one (and a :data:`PolicyLookup`) over
-moto's in-process IAM and STS models.
+The secret comes from an injected ``CredentialsLookup`` (in the emulator,
+``MotoIdentities.lookup`` of :mod:`emulator.dataplane.credentials`), so nothing here needs a
+running moto server.
 
-Authorization: :class:`IamPolicyAuthorizer` evaluates the caller's identity policies with
-moto's policy evaluator (``moto.iam.access_control.IAMPolicy``) for a ``kafka-cluster:*``
-action on a cluster, topic, group or transactional-id ARN (:class:`ClusterArns`).
+Authorization of ``kafka-cluster:*`` actions on a cluster, topic, group or transactional-id
+ARN (:class:`ClusterArns`) goes through an
+:class:`~emulator.dataplane.credentials.Authorizer`, such as the identity-policy one in
+:mod:`emulator.dataplane.credentials`.
 """
 
 from __future__ import annotations
@@ -21,16 +22,15 @@ import base64
 import binascii
 import datetime
 import hmac
-import threading
-import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, NamedTuple, Protocol
+from dataclasses import dataclass
+from typing import Final
 from urllib.parse import parse_qsl, urlsplit
 
 from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+from botocore.credentials import Credentials as BotocoreCredentials
+
+from .credentials import CredentialsLookup
 
 CONNECT_ACTION: Final = "kafka-cluster:Connect"
 SIGNING_SERVICE: Final = "kafka-cluster"
@@ -53,21 +53,6 @@ REQUIRED_PARAMS: Final = (
     "X-Amz-Signature",
 )
 MAX_TOKEN_LENGTH: Final = 16 * 1024
-
-
-class Credential(NamedTuple):
-    """What the emulated IAM knows of an access key id."""
-
-    secret_access_key: str
-    session_token: str | None
-    principal_arn: str
-
-
-# access key id -> its secret, session token (None for a long-term key) and principal ARN,
-# or None when the key is unknown.
-CredentialsLookup = Callable[[str], "Credential | tuple[str, str | None, str] | None"]
-# principal ARN -> the identity-based policy documents (JSON text) that apply to it.
-PolicyLookup = Callable[[str], Sequence[str]]
 
 
 class TokenRejected(Exception):
@@ -162,10 +147,9 @@ def verify_token(
     if signed_at > now + MAX_CLOCK_SKEW:
         raise TokenRejected(f"the token is signed in the future ({amz_date})")
 
-    found = credentials(access_key_id)
-    if found is None:
+    credential = credentials(access_key_id)
+    if credential is None:
         raise TokenRejected(f"the access key id {access_key_id} is not known to the emulated IAM")
-    credential = Credential(*found)
     presented_session = params.get("X-Amz-Security-Token")
     if presented_session != credential.session_token:
         raise TokenRejected(
@@ -175,7 +159,7 @@ def verify_token(
         )
 
     signer = SigV4QueryAuth(
-        Credentials(access_key_id, credential.secret_access_key, credential.session_token),
+        BotocoreCredentials(access_key_id, credential.secret_access_key, credential.session_token),
         SIGNING_SERVICE,
         region,
         expires=expires_in,
@@ -257,136 +241,8 @@ class ClusterArns:
         return self._arn("transactional-id", name)
 
 
-class Authorizer(Protocol):
-    """Decides whether a principal may take an action on a resource."""
-
-    def is_allowed(self, principal_arn: str, action: str, resource_arn: str) -> bool: ...
-
-
 class AllowAll:
     """Authentication only (MSK IAM with every action granted)."""
 
     def is_allowed(self, principal_arn: str, action: str, resource_arn: str) -> bool:
         return True
-
-
-@dataclass
-class IamPolicyAuthorizer:
-    """Identity-policy evaluation with moto's evaluator, as IAM does it for one principal.
-
-    An explicit Deny wins, then any Allow; nothing matching is an implicit deny. Policies are
-    fetched through ``policies`` at most every ``refresh_seconds`` per principal, so a policy
-    changed in the emulator applies to connections already open within that time.
-    """
-
-    policies: PolicyLookup
-    refresh_seconds: float = 1.0
-    clock: Callable[[], float] = time.monotonic
-    _cache: dict[str, tuple[float, list[Any]]] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def _evaluators(self, principal_arn: str) -> list[Any]:
-        from moto.iam.access_control import IAMPolicy
-
-        now = self.clock()
-        with self._lock:
-            cached = self._cache.get(principal_arn)
-            if cached is not None and now - cached[0] < self.refresh_seconds:
-                return cached[1]
-        evaluators = [IAMPolicy(document) for document in self.policies(principal_arn)]
-        with self._lock:
-            self._cache[principal_arn] = (now, evaluators)
-        return evaluators
-
-    def is_allowed(self, principal_arn: str, action: str, resource_arn: str) -> bool:
-        from moto.iam.access_control import PermissionResult
-
-        allowed = False
-        for evaluator in self._evaluators(principal_arn):
-            try:
-                result = evaluator.is_action_permitted(action, resource_arn)
-            except (KeyError, TypeError, AttributeError):
-                continue  # a malformed document grants nothing (IAM would have refused it)
-            if result == PermissionResult.DENIED:
-                return False
-            allowed = allowed or result == PermissionResult.PERMITTED
-        return allowed
-
-
-# --- moto's in-process models as the identity store -------------------------------------------
-
-
-def moto_identity(partition: str = "aws") -> tuple[CredentialsLookup, PolicyLookup]:
-    """A credentials lookup and a policy lookup over moto's in-process IAM and STS models.
-
-    Keys are IAM users' access keys and STS assumed-role sessions (expired sessions are
-    unknown). Policies are the principal's inline and attached (and, for users, group)
-    policies; for a session that is its role's. Call it inside the moto server process (or
-    under ``mock_aws``): it reads the models of every account moto holds.
-    """
-    from moto.iam.models import iam_backends
-    from moto.sts.models import sts_backends
-
-    def credentials(access_key_id: str) -> Credential | None:
-        for account_id in list(sts_backends.keys()):
-            backend = sts_backends[account_id][partition]
-            session = backend.get_assumed_role_from_access_key(access_key_id)
-            if session is not None:
-                expiration = session.expiration.replace(tzinfo=datetime.UTC)
-                if expiration <= datetime.datetime.now(datetime.UTC):
-                    return None
-                return Credential(session.secret_access_key, session.session_token, session.arn)
-        for account_id in list(iam_backends.keys()):
-            iam = iam_backends[account_id][partition]
-            for user in list(iam.users.values()):
-                for key in user.access_keys:
-                    if key.access_key_id == access_key_id and key.status == "Active":
-                        return Credential(key.secret_access_key, None, user.arn)
-        return None
-
-    def policies(principal_arn: str) -> list[str]:
-        parts = principal_arn.split(":", 5)
-        if len(parts) != 6:
-            return []
-        account_id, resource = parts[4], parts[5]
-        iam = iam_backends[account_id][partition]
-        kind, _, rest = resource.partition("/")
-        try:
-            if kind == "assumed-role":
-                return list(_role_documents(iam, rest.split("/")[0]))
-            if kind == "user":
-                return list(_user_documents(iam, rest.split("/")[-1]))
-        except Exception:  # moto raises its own NotFound types: a gone principal has nothing
-            return []
-        return []
-
-    return credentials, policies
-
-
-def _document(policy: Any) -> str:
-    """JSON text of a moto policy (a managed Policy, an inline dict, or a document string)."""
-    if isinstance(policy, str):
-        return policy
-    if isinstance(policy, dict):
-        return str(policy["policy_document"])
-    version = next(v for v in policy.versions if v.is_default)
-    return str(version.document)
-
-
-def _role_documents(iam: Any, role_name: str) -> Iterable[str]:
-    for name in iam.list_role_policies(role_name):
-        yield _document(iam.get_role_policy(role_name, name)[1])
-    attached, _ = iam.list_attached_role_policies(role_name)
-    yield from (_document(p) for p in attached)
-
-
-def _user_documents(iam: Any, user_name: str) -> Iterable[str]:
-    for name in iam.list_user_policies(user_name):
-        yield _document(iam.get_user_policy(user_name, name))
-    attached, _ = iam.list_attached_user_policies(user_name)
-    yield from (_document(p) for p in attached)
-    for group in iam.get_groups_for_user(user_name):
-        for name in iam.list_group_policies(group.name):
-            yield _document(iam.get_group_policy(group.name, name))
-        group_attached, _ = iam.list_attached_group_policies(group.name)
-        yield from (_document(p) for p in group_attached)

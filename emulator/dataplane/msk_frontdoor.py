@@ -50,15 +50,8 @@ from kafka.protocol.sasl import (
 )
 
 from . import msk_authz
-from .msk_auth import (
-    AllowAll,
-    Authorizer,
-    ClusterArns,
-    CredentialsLookup,
-    TokenRejected,
-    VerifiedToken,
-    verify_token,
-)
+from .credentials import Authorizer, CredentialsLookup
+from .msk_auth import AllowAll, ClusterArns, TokenRejected, VerifiedToken, verify_token
 
 log = logging.getLogger("emulator.msk")
 

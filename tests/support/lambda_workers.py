@@ -9,7 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from emulator.dataplane.lambda_runtime import Credentials, FunctionConfig, LambdaRuntime
+from emulator.dataplane.credentials import Credentials
+from emulator.dataplane.lambda_runtime import FunctionConfig, LambdaRuntime
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"

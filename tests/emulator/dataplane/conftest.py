@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from emulator.control import free_port
+from emulator.dataplane.credentials import Credentials
 from emulator.dataplane.lambda_logs import LogSink, MemoryLogSink
-from emulator.dataplane.lambda_runtime import Credentials, LambdaRuntime
+from emulator.dataplane.lambda_runtime import LambdaRuntime
 from emulator.dataplane.lambda_site import RuntimeSite, build_site
 from emulator.dataplane.supervisor import Supervisor
 from tests.support.lambda_workers import REGION, RuntimeFactory, alive, fake_credentials

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from emulator.dataplane.credentials import MotoIdentities
+from emulator.dataplane.credentials import IamPolicyAuthorizer, MotoIdentities
 
 TOPIC = "arn:aws:kafka:us-west-2:123456789012:topic/acme/abc-1/acme-telemetry"
 TRUST = {
@@ -65,9 +65,11 @@ def test_role_credentials_are_found_again_by_their_key(role_arn: str) -> None:
 
 def test_identity_policies_decide_with_explicit_deny_first(role_arn: str) -> None:
     identities = MotoIdentities()
+    authorizer = IamPolicyAuthorizer(identities.policies)
     principal = identities.for_role(role_arn).principal_arn
-    assert identities.is_allowed(principal, "kafka-cluster:WriteData", TOPIC)
-    assert identities.is_allowed(principal, "kafka-cluster:ReadData", TOPIC)
-    assert not identities.is_allowed(principal, "kafka-cluster:DeleteTopic", TOPIC)
-    assert not identities.is_allowed(principal, "s3:GetObject", "arn:aws:s3:::bucket/key")
-    assert identities.is_allowed(identities.root_arn, "s3:GetObject", "arn:aws:s3:::bucket/key")
+    assert authorizer.is_allowed(principal, "kafka-cluster:WriteData", TOPIC)
+    assert authorizer.is_allowed(principal, "kafka-cluster:ReadData", TOPIC)
+    assert not authorizer.is_allowed(principal, "kafka-cluster:DeleteTopic", TOPIC)
+    assert not authorizer.is_allowed(principal, "s3:GetObject", "arn:aws:s3:::bucket/key")
+    root = "arn:aws:iam::123456789012:root"
+    assert authorizer.is_allowed(root, "s3:GetObject", "arn:aws:s3:::bucket/key")

@@ -17,14 +17,9 @@ from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
 from botocore.credentials import CredentialProvider, Credentials
 from moto import mock_aws
 
-from emulator.dataplane.msk_auth import (
-    ClusterArns,
-    Credential,
-    IamPolicyAuthorizer,
-    TokenRejected,
-    moto_identity,
-    verify_token,
-)
+from emulator.dataplane.credentials import Credentials as Known
+from emulator.dataplane.credentials import IamPolicyAuthorizer, MotoIdentities
+from emulator.dataplane.msk_auth import ClusterArns, TokenRejected, verify_token
 from stacks.kafka_arns import KafkaArns
 
 REGION = "eu-west-1"
@@ -65,12 +60,12 @@ def sign(
 
 
 KEYS = {
-    "AKIAUSER": Credential("user-secret", None, USER),
-    "ASIASESSION": Credential("session-secret", "session-token", SESSION),
+    "AKIAUSER": Known("AKIAUSER", "user-secret", None, USER),
+    "ASIASESSION": Known("ASIASESSION", "session-secret", "session-token", SESSION),
 }
 
 
-def lookup(access_key_id: str) -> Credential | None:
+def lookup(access_key_id: str) -> Known | None:
     return KEYS.get(access_key_id)
 
 
@@ -218,7 +213,7 @@ def moto_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def test_moto_identity_reads_sessions_users_and_their_policies(moto_models: None) -> None:
+def test_moto_identities_read_sessions_users_and_their_policies(moto_models: None) -> None:
     iam = boto3.client("iam", region_name=REGION)
     sts = boto3.client("sts", region_name=REGION)
     trust = policy(
@@ -246,11 +241,18 @@ def test_moto_identity_reads_sessions_users_and_their_policies(moto_models: None
     iam.put_user_policy(UserName="dev", PolicyName="connect", PolicyDocument=connect)
     key = iam.create_access_key(UserName="dev")["AccessKey"]
 
-    credentials, policies = moto_identity()
+    identities = MotoIdentities()
+    credentials, policies = identities.lookup, identities.policies
     found = credentials(session["AccessKeyId"])
-    assert found == Credential(session["SecretAccessKey"], session["SessionToken"], SESSION)
-    user = credentials(key["AccessKeyId"])
-    assert user == Credential(key["SecretAccessKey"], None, USER)
+    assert found is not None
+    assert (found.secret_access_key, found.session_token, found.principal_arn) == (
+        session["SecretAccessKey"],
+        session["SessionToken"],
+        SESSION,
+    )
+    assert credentials(key["AccessKeyId"]) == Known(
+        key["AccessKeyId"], key["SecretAccessKey"], None, USER
+    )
     assert credentials("AKIANOBODY") is None
 
     authorizer = IamPolicyAuthorizer(policies)

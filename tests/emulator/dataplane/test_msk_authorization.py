@@ -25,8 +25,9 @@ from kafka.protocol.producer import (
 from moto import mock_aws
 
 from emulator.dataplane import msk_authz
+from emulator.dataplane.credentials import Credentials, IamPolicyAuthorizer, MotoIdentities
 from emulator.dataplane.msk import LocalMskCluster, MskClusterSettings
-from emulator.dataplane.msk_auth import ClusterArns, Credential, IamPolicyAuthorizer, moto_identity
+from emulator.dataplane.msk_auth import ClusterArns
 from emulator.dataplane.supervisor import Supervisor
 from emulator.dataplane.tls import TlsFiles, ensure_local_ca
 from tests.support.msk_front_door import ACCOUNT, CLUSTER_ARN, REGION, TOPIC, run_worker
@@ -242,7 +243,7 @@ def key_of(name: str) -> str:
 
 
 CREDENTIALS = {
-    key_of(name): Credential(f"{name}-secret", f"{name}-session", principal(name))
+    key_of(name): Credentials(key_of(name), f"{name}-secret", f"{name}-session", principal(name))
     for name in GRANTS
 }
 POLICIES = {principal(name): [policy(*grants)] for name, grants in GRANTS.items()}
@@ -353,11 +354,11 @@ def test_moto_roles_and_policies_decide(
     )
     session = sts.assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="lambda")
     keys = session["Credentials"]
-    credentials, policies = moto_identity()
+    identities = MotoIdentities()
     local = LocalMskCluster(
         MskClusterSettings(cluster_arn=CLUSTER_ARN, tls=tls),
-        credentials=credentials,
-        authorizer=IamPolicyAuthorizer(policies, refresh_seconds=0),
+        credentials=identities.lookup,
+        authorizer=IamPolicyAuthorizer(identities.policies, refresh_seconds=0),
         supervisor=supervisor,
     )
 

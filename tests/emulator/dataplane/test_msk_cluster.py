@@ -20,8 +20,8 @@ import pytest
 from kafka.protocol.metadata import ApiVersionsRequest, MetadataRequest
 from kafka.protocol.sasl import SaslAuthenticateRequest, SaslHandshakeRequest
 
+from emulator.dataplane.credentials import Credentials
 from emulator.dataplane.msk import LocalMskCluster, MskClusterSettings
-from emulator.dataplane.msk_auth import Credential
 from emulator.dataplane.supervisor import Supervisor
 from emulator.dataplane.tls import TlsFiles, ensure_local_ca
 from tests.support.msk_front_door import ACCOUNT, CLUSTER_ARN, TOPIC, RawClient, run_worker, sign
@@ -31,8 +31,8 @@ pytestmark = pytest.mark.integration
 DEV = f"arn:aws:iam::{ACCOUNT}:user/dev"
 OTHER = f"arn:aws:iam::{ACCOUNT}:user/other"
 KEYS = {
-    "AKIADEV": Credential("dev-secret", None, DEV),
-    "AKIAOTHER": Credential("other-secret", None, OTHER),
+    "AKIADEV": Credentials("AKIADEV", "dev-secret", None, DEV),
+    "AKIAOTHER": Credentials("AKIAOTHER", "other-secret", None, OTHER),
 }
 
 
