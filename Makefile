@@ -37,7 +37,7 @@ ifneq ($(strip $(TF_PLUGIN_DIR)),)
 export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
 endif
 
-.PHONY: help venv packages synth validate lint test bench deploy plan deploy-local destroy-local clean
+.PHONY: help venv packages lambda-runtime synth validate lint test bench deploy plan deploy-local destroy-local fire-schedule clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ packages: venv ## Build the reproducible Lambda zips into build/lambda
 		--contract contracts/telemetry_event.json --build-dir $(BUILD)/lambda \
 		$(if $(ACME_WHEEL_DIR),--wheel-dir $(ACME_WHEEL_DIR))
 
+lambda-runtime: venv ## The Python environment local Lambda workers run in (build/lambda-runtime)
+	$(PY) -m emulator.dataplane.lambda_site build $(if $(ACME_WHEEL_DIR),--wheel-dir $(ACME_WHEEL_DIR))
+
 synth: packages ## Synthesize every stack into cdktf.out/
 	$(PY) main.py
 	@echo "synthesized: $$(ls $(OUT)/stacks | tr '\n' ' ')"
@@ -75,7 +78,7 @@ lint: venv ## ruff and mypy over the whole tree
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
-test: lint $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Lint, then the whole test suite
+test: lint lambda-runtime $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Lint, then the whole test suite
 	$(PY) -m pytest
 
 bench: packages $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Measure synth, handlers and deploy-local beside their baselines (build/bench.json)
@@ -100,8 +103,11 @@ plan: packages $(TF_CONFIG_DEP)
 	$(PY) -m ops.local plan $(LOCAL_ARGS)
 endif
 
-deploy-local: packages $(TF_CONFIG_DEP) ## Deploy all five stacks onto a local AWS emulator (no account needed)
+deploy-local: packages lambda-runtime $(TF_CONFIG_DEP) ## Deploy all five stacks onto a local AWS emulator (no account needed)
 	$(PY) -m ops.local deploy $(LOCAL_ARGS)
+
+fire-schedule: venv ## Fire the local platform's schedules now (the generator runs at once)
+	$(PY) -m ops.local fire $(LOCAL_ARGS)
 
 destroy-local: venv $(TF_CONFIG_DEP) ## Destroy the local deploy in reverse order and stop the emulator
 	$(PY) -m ops.local destroy $(LOCAL_ARGS)

@@ -18,17 +18,13 @@ from .control import (
     start,
     stop,
 )
-from .drift import KNOWN_EMULATOR_DRIFT, DriftEntry, is_known_drift
 
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
-    "KNOWN_EMULATOR_DRIFT",
-    "DriftEntry",
     "Emulator",
     "EmulatorError",
     "is_healthy",
-    "is_known_drift",
     "running",
     "start",
     "stop",

@@ -4,6 +4,7 @@
         --log-file .local/emulator.log
     python -m emulator status --pid-file .local/emulator.pid
     python -m emulator stop --pid-file .local/emulator.pid
+    python -m emulator fire-rule acme-data-dev-generator-schedule --port 4599
 
 ``start`` daemonizes the extended moto server, waits until it answers and prints its
 endpoint (http://HOST:PORT) on stdout; if the pid file already names a healthy server it
@@ -17,7 +18,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from .control import DEFAULT_HOST, DEFAULT_PORT, EmulatorError, running_pid
+from .control import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    EmulatorError,
+    endpoint_for,
+    fire_rule,
+    running_pid,
+)
 from .control import start as start_server
 from .control import stop as stop_server
 
@@ -40,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="exit 0 if running, 3 if not")
     status.add_argument("--pid-file", type=Path, default=DEFAULT_PID_FILE)
+
+    fire = sub.add_parser("fire-rule", help="fire a scheduled EventBridge rule now")
+    fire.add_argument("rule", help="the rule's name or ARN")
+    fire.add_argument("--host", default=DEFAULT_HOST)
+    fire.add_argument("--port", type=int, default=DEFAULT_PORT)
     return parser
 
 
@@ -58,6 +71,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"emulator: {exc}", file=sys.stderr)
             return 1
         print(emulator.endpoint)
+        return 0
+    if args.command == "fire-rule":
+        try:
+            fired = fire_rule(endpoint_for(args.host, args.port), args.rule)
+        except EmulatorError as exc:
+            print(f"emulator: {exc}", file=sys.stderr)
+            return 1
+        print(f"fired {fired['rule']}: {fired['targets']} target(s) invoked")
         return 0
     if args.command == "stop":
         stopped = stop_server(args.pid_file)

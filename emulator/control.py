@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4599
@@ -59,6 +59,36 @@ def is_healthy(endpoint: str, timeout: float = 1.0) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(config, dict) and config.get("lambda", {}).get("use_docker") is False
+
+
+def _control(endpoint: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A call to the data plane's controls (``/moto-api/acme/...``)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/acme/{path}",
+        data=data,
+        headers={"Content-Type": "application/json"},
+        method="POST" if data is not None else "GET",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        detail = json.loads(error.read() or b"{}").get("error", error.reason)
+        raise EmulatorError(f"{path}: {detail}") from None
+    except OSError as error:
+        raise EmulatorError(f"no emulator answers on {endpoint}: {error}") from None
+    return answer
+
+
+def dataplane_status(endpoint: str) -> dict[str, Any]:
+    """What the data plane runs: brokers, function environments, schedules, mappings."""
+    return _control(endpoint, "status")
+
+
+def fire_rule(endpoint: str, rule: str) -> dict[str, Any]:
+    """Fire a scheduled rule now; answers the rule's ARN and the targets invoked."""
+    return _control(endpoint, "fire-rule", {"rule": rule})
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -136,10 +166,13 @@ def start(
     port: int = DEFAULT_PORT,
     pid_file: Path,
     log_file: Path | None = None,
+    workdir: Path | None = None,
     timeout: float = 60.0,
     env: dict[str, str] | None = None,
 ) -> Emulator:
     """Start the server in the background, wait until it is healthy, return it.
+
+    ``workdir`` holds the data plane's files (default: ``dataplane/`` beside the pid file).
 
     Does nothing but report the running server when ``pid_file`` names a healthy one on the
     same port. Fails if another process holds the port.
@@ -178,6 +211,8 @@ def start(
                 str(port),
                 "--pid-file",
                 str(pid_file),
+                "--workdir",
+                str(workdir or pid_file.parent / "dataplane"),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log_target,

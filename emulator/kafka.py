@@ -30,7 +30,10 @@ What moto 5.2.5 lacks or gets wrong for ``aws_msk_configuration``, ``aws_msk_clu
 * Cluster policies: GetClusterPolicy without a policy answered 200 with an empty policy;
   it is ``NotFoundException`` now, as on AWS. Deleting a cluster drops its policy and tags.
 
-Nothing here runs Kafka: the broker addresses resolve nowhere.
+Nothing here runs Kafka. The data plane (:mod:`emulator.dataplane.msk_service`) runs a broker
+for every cluster and registers its front door with :func:`serve_iam_listener`: the IAM
+listeners (``SaslIam``, public and multi-VPC) then report that ``127.0.0.1:<port>``; other
+listeners keep AWS's host names, which resolve nowhere.
 """
 
 from __future__ import annotations
@@ -67,6 +70,17 @@ PUBLIC_PORT_OFFSET = 100  # 9194, 9196, 9198
 VPC_CONNECTIVITY_BASE_PORT = 14000
 
 _installed = False
+# Clusters the data plane serves (emulator/dataplane/msk_service.py): ARN -> "host:port" of
+# the front door, which speaks SASL/IAM over TLS like MSK's IAM listeners.
+_served_iam_listeners: dict[str, str] = {}
+
+
+def serve_iam_listener(cluster_arn: str, address: str | None) -> None:
+    """Report ``address`` for the cluster's IAM listeners (None: stop reporting it)."""
+    if address is None:
+        _served_iam_listeners.pop(cluster_arn, None)
+    else:
+        _served_iam_listeners[cluster_arn] = address
 
 
 class ConflictException(KafkaException):
@@ -239,6 +253,7 @@ def broker_strings(cluster: FakeKafkaCluster) -> dict[str, str]:
     vpc_auth = (connectivity.get("vpcConnectivity") or {}).get("clientAuthentication") or {}
     vpc_sasl = vpc_auth.get("sasl") or {}
 
+    served = _served_iam_listeners.get(cluster.arn)
     out: dict[str, str] = {}
     if client_broker in ("PLAINTEXT", "TLS_PLAINTEXT") and unauthenticated:
         out["bootstrapBrokerString"] = _broker_list(cluster, PORT_PLAINTEXT)
@@ -249,9 +264,10 @@ def broker_strings(cluster: FakeKafkaCluster) -> dict[str, str]:
     ]
     for suffix, on, port in listeners:
         if on:
-            out[f"bootstrapBrokerString{suffix}"] = _broker_list(cluster, port)
+            local = served if suffix == "SaslIam" else None
+            out[f"bootstrapBrokerString{suffix}"] = local or _broker_list(cluster, port)
             if public:
-                out[f"bootstrapBrokerStringPublic{suffix}"] = _broker_list(
+                out[f"bootstrapBrokerStringPublic{suffix}"] = local or _broker_list(
                     cluster, port + PUBLIC_PORT_OFFSET
                 )
     vpc_listeners = [
@@ -261,7 +277,8 @@ def broker_strings(cluster: FakeKafkaCluster) -> dict[str, str]:
     ]
     for suffix, on in vpc_listeners:
         if on:
-            out[f"bootstrapBrokerStringVpcConnectivity{suffix}"] = _broker_list(
+            local = served if suffix == "SaslIam" else None
+            out[f"bootstrapBrokerStringVpcConnectivity{suffix}"] = local or _broker_list(
                 cluster, VPC_CONNECTIVITY_BASE_PORT, per_broker=True
             )
     return out

@@ -1,18 +1,20 @@
-"""Run moto's real HTTP server with the emulator extensions patched in.
+"""Run moto's real HTTP server with the emulator extensions and the data plane patched in.
 
-    python -m emulator.server --host 127.0.0.1 --port 4599 [--pid-file F]
+    python -m emulator.server --host 127.0.0.1 --port 4599 --workdir .local/dataplane [--pid-file F]
 
 This is moto's own server (``moto.server``: a Werkzeug WSGI server around
 ``DomainDispatcherApplication``), not the in-process ``ThreadedMotoServer``. Before the
 application is built it:
 
 * sets ``MOTO_IAM_LOAD_MANAGED_POLICIES=true`` so AWS managed IAM policies can be attached;
-* installs the extensions (:mod:`emulator.kafka`, :mod:`emulator.lambda_esm`,
-  :mod:`emulator.lambda_logging`, :mod:`emulator.firehose`), each of which checks the moto
-  version;
+* installs the control-plane extensions (:mod:`emulator.kafka`, :mod:`emulator.lambda_esm`,
+  :mod:`emulator.firehose`, ...), each of which checks the moto version;
+* starts the data plane (:mod:`emulator.dataplane`): deployed Lambda code runs, MSK clusters
+  are served by real brokers, schedules fire, event source mappings poll. It keeps its files
+  under ``--workdir`` and is stopped with the server (every child process with it);
 * applies the moto config ``{"lambda": {"use_docker": false}}``, the same change a
-  ``POST /moto-api/config`` makes, so Lambda functions created later run without Docker and
-  an Invoke echoes its payload.
+  ``POST /moto-api/config`` makes, so moto never looks for Docker (the data plane runs the
+  functions).
 
 It runs in the foreground; ``python -m emulator start`` daemonizes it.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -37,9 +40,9 @@ from . import (
     firehose,
     kafka,
     lambda_esm,
-    lambda_logging,
 )
 from ._compat import check_moto_version
+from .dataplane import plane as dataplane
 
 LAMBDA_CONFIG = {"lambda": {"use_docker": False}}
 
@@ -51,7 +54,6 @@ def install_extensions() -> None:
     ec2_rules.install()
     kafka.install()
     lambda_esm.install()
-    lambda_logging.install()
     firehose.install()
 
 
@@ -62,18 +64,21 @@ def apply_startup_config() -> None:
     moto_api_backend.set_config(dict(LAMBDA_CONFIG))
 
 
-def build_app(port: int) -> object:
-    """Environment, extensions and config first; then moto's dispatcher application."""
+def build_app(host: str, port: int, workdir: Path) -> tuple[object, dataplane.DataPlane]:
+    """Environment, extensions, config and data plane first; then moto's dispatcher."""
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     os.environ.setdefault("MOTO_PORT", str(port))
     install_extensions()
     apply_startup_config()
+    plane = dataplane.start(
+        dataplane.DataPlaneSettings(workdir=workdir, endpoint_url=f"http://{host}:{port}")
+    )
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True  # type: ignore[attr-defined]  # as moto.server does
-    return app
+    return app, plane
 
 
 def _write_pid_file(path: Path) -> None:
@@ -99,12 +104,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"bind address ({DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port ({DEFAULT_PORT})")
     parser.add_argument("--pid-file", type=Path, help="write this process's id here")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(".local/dataplane"),
+        help="the data plane's files: CA, Lambda code, broker logs (.local/dataplane)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    app = build_app(args.port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app, plane = build_app(args.host, args.port, args.workdir.resolve())
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGINT, _exit_on_signal)
 
@@ -121,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
             request_handler=MotoRequestHandler,
         )
     finally:
+        plane.stop()
         if args.pid_file:
             _remove_own_pid_file(args.pid_file)
 

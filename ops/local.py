@@ -3,6 +3,7 @@
     python -m ops.local deploy  [--port 4599]   # make deploy-local
     python -m ops.local plan    [--port 4599]   # make plan LOCAL=1
     python -m ops.local destroy [--port 4599]   # make destroy-local
+    python -m ops.local fire    [--port 4599]   # make fire-schedule
 
 The stacks are the same code as for a real account: the synth runs with
 ACME_AWS_ENDPOINT_URL (provider endpoints, S3 state backend and remote-state reads point at
@@ -21,10 +22,10 @@ from pathlib import Path
 
 import boto3
 
-from emulator import DEFAULT_PORT, EmulatorError, is_healthy, is_known_drift, start, stop
-from emulator.control import endpoint_for, running_pid
+from emulator import DEFAULT_PORT, EmulatorError, is_healthy, start, stop
+from emulator.control import dataplane_status, endpoint_for, fire_rule, running_pid
 
-from .stacks import ROOT, apply_all, destroy_all, plan_all, synthesize, unexplained_changes
+from .stacks import ROOT, apply_all, destroy_all, plan_all, plan_differences, synthesize
 from .terraform import TerraformError
 
 STATE_BUCKET = "acme-data-local-terraform-state"
@@ -80,22 +81,19 @@ def create_state_bucket(target: LocalTarget) -> None:
 
 def check_second_plan(target: LocalTarget) -> None:
     """After an apply, a new plan must be empty: a diff means the stacks fight themselves."""
-    plans = plan_all(target.outdir, target.workdir / "plan")
-    real: list[str] = []
-    drift: list[str] = []
-    for plan in plans:
-        stack_real, stack_drift = unexplained_changes(plan, is_known_drift)
-        real += stack_real
-        drift += stack_drift
-    for line in drift:
-        print(f"   known emulator drift (see emulator/drift.py): {line}")
-    if real:
-        raise TerraformError("the second plan is not empty:\n  " + "\n  ".join(real))
+    changes = plan_differences(plan_all(target.outdir, target.workdir / "plan"))
+    if changes:
+        raise TerraformError("the second plan is not empty:\n  " + "\n  ".join(changes))
     print("== second plan: no changes")
 
 
 def deploy(target: LocalTarget) -> None:
-    emulator = start(port=target.port, pid_file=target.pid_file, log_file=target.log_file)
+    emulator = start(
+        port=target.port,
+        pid_file=target.pid_file,
+        log_file=target.log_file,
+        workdir=target.workdir / "dataplane",
+    )
     print(f"== emulator at {emulator.endpoint} (pid {emulator.pid}, log {target.log_file})")
     try:
         create_state_bucket(target)
@@ -108,12 +106,48 @@ def deploy(target: LocalTarget) -> None:
                 print(f"   {name} = {json.dumps(value)}")
         (target.workdir / "outputs.json").write_text(json.dumps(outputs, indent=2))
         check_second_plan(target)
+        print_what_runs(target)
     except BaseException:
         stop(target.pid_file)
         print(
             f"deploy-local failed; emulator stopped (its log: {target.log_file})", file=sys.stderr
         )
         raise
+
+
+def print_what_runs(target: LocalTarget) -> None:
+    """Where the deployed platform runs on this machine, and how to make it produce now."""
+    status = dataplane_status(target.endpoint)
+    print("\n-- what runs where")
+    print(f"   AWS APIs (moto + data plane)  {target.endpoint}  (log {target.log_file})")
+    for broker in status["brokers"]:
+        print(
+            f"   MSK front door (TLS, IAM)     {broker['front_door']}  -> tansu "
+            f"{broker['broker']} (pid {broker['broker_pid']})"
+        )
+    print(f"   local CA (workers trust it)   {status['ca_certificate']}")
+    for mapping in status["event_source_mappings"]:
+        print(
+            f"   event source mapping          {mapping['topic']} -> "
+            f"{mapping['function_arn'].rsplit(':', 1)[-1]} (group {mapping['group_id']})"
+        )
+    for schedule in status["schedules"]:
+        print(f"   schedule                      {schedule['rule']}  {schedule['expression']}")
+    print(
+        "   Lambda functions run in workers of their own (build/lambda-runtime); logs in "
+        f"CloudWatch Logs: aws --endpoint-url {target.endpoint} logs tail /aws/lambda/<name>"
+    )
+    print(f"\n   fire the schedules now: make fire-schedule LOCAL_PORT={target.port}")
+
+
+def fire(target: LocalTarget) -> None:
+    """Fire every scheduled rule of the local platform now."""
+    schedules = dataplane_status(target.endpoint)["schedules"]
+    if not schedules:
+        raise EmulatorError(f"no scheduled rule is deployed on {target.endpoint}")
+    for schedule in schedules:
+        fired = fire_rule(target.endpoint, schedule["arn"])
+        print(f"fired {schedule['rule']}: {fired['targets']} target(s) invoked")
 
 
 def plan(target: LocalTarget) -> None:
@@ -137,14 +171,14 @@ def destroy(target: LocalTarget) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The platform on the local AWS emulator")
-    parser.add_argument("command", choices=("deploy", "plan", "destroy"))
+    parser.add_argument("command", choices=("deploy", "plan", "destroy", "fire"))
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--workdir", type=Path, default=ROOT / ".local")
     args = parser.parse_args(argv)
     target = LocalTarget(port=args.port, workdir=args.workdir.resolve())
     target.workdir.mkdir(parents=True, exist_ok=True)
     try:
-        {"deploy": deploy, "plan": plan, "destroy": destroy}[args.command](target)
+        {"deploy": deploy, "plan": plan, "destroy": destroy, "fire": fire}[args.command](target)
     except (TerraformError, EmulatorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

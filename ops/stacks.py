@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,21 +118,10 @@ def plan_all(outdir: Path, plan_dir: Path) -> list[StackPlan]:
     return plans
 
 
-def unexplained_changes(
-    plan: StackPlan, is_known_drift: Callable[[str, str], bool]
-) -> tuple[list[str], list[str]]:
-    """(real diffs, emulator drift) of a plan that should be empty after an apply.
-
-    Only an in-place change whose every attribute is known emulator drift is drift.
-    """
-    real: list[str] = []
-    drift: list[str] = []
-    for change in plan.changes:
-        explained = (
-            change.kind == "change"
-            and bool(change.attributes)
-            and all(is_known_drift(change.resource_type, a) for a in change.attributes)
-        )
-        line = f"{plan.stack}: {change.kind} {change.address} ({', '.join(change.attributes)})"
-        (drift if explained else real).append(line)
-    return real, drift
+def plan_differences(plans: list[StackPlan]) -> list[str]:
+    """One line per change in plans that should be empty (right after an apply)."""
+    return [
+        f"{plan.stack}: {change.kind} {change.address} ({', '.join(change.attributes)})"
+        for plan in plans
+        for change in plan.changes
+    ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import ssl
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -13,15 +15,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from emulator.control import dataplane_status
+
 pytestmark = pytest.mark.integration  # they start a moto server
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
-IAM_BROKERS = re.compile(
-    r"^b-1\.(?P<name>[a-z0-9-]+)\.(?P<id>[a-z0-9]{6})\.c2\.kafka\." + REGION + r"\.amazonaws\.com"
-    r":9098,b-2\.(?P=name)\.(?P=id)\.c2\.kafka\.[a-z0-9-]+\.amazonaws\.com:9098,"
-    r"b-3\.(?P=name)\.(?P=id)\.c2\.kafka\.[a-z0-9-]+\.amazonaws\.com:9098$"
-)
+# The data plane serves every cluster's IAM listeners at its front door on loopback.
+LOCAL_BROKER = re.compile(r"^127\.0\.0\.1:(?P<port>\d+)$")
 
 Aws = Callable[[str], Any]
 
@@ -133,13 +134,24 @@ def test_cluster_arn_has_aws_form_and_cluster_becomes_active(aws: Aws) -> None:
     )
 
 
-def test_get_bootstrap_brokers_sasl_iam_and_vpc_connectivity(aws: Aws) -> None:
+def test_get_bootstrap_brokers_sasl_iam_and_vpc_connectivity(
+    aws: Aws, emulator_server: Any
+) -> None:
     kafka = aws("kafka")
     name = unique("acme")
     arn = create_cluster(aws, name)
     brokers = kafka.get_bootstrap_brokers(ClusterArn=arn)
-    match = IAM_BROKERS.match(brokers["BootstrapBrokerStringSaslIam"])
-    assert match and match["name"] == name
+    address = brokers["BootstrapBrokerStringSaslIam"]
+    match = LOCAL_BROKER.match(address)
+    assert match, address
+    # Something real listens there: the front door answers a TLS handshake with the local CA.
+    ca_file = dataplane_status(emulator_server.endpoint)["ca_certificate"]
+    context = ssl.create_default_context(cafile=ca_file)
+    with (
+        socket.create_connection(("127.0.0.1", int(match["port"])), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        assert tls.version()
     # SASL/IAM over TLS only: no plaintext, TLS or SCRAM listener, no multi-VPC yet.
     assert {k for k in brokers if k.startswith("BootstrapBroker")} == {
         "BootstrapBrokerStringSaslIam"
@@ -164,9 +176,7 @@ def test_get_bootstrap_brokers_sasl_iam_and_vpc_connectivity(aws: Aws) -> None:
     assert info["Provisioned"]["BrokerNodeGroupInfo"]["ConnectivityInfo"]["VpcConnectivity"]
 
     vpc = kafka.get_bootstrap_brokers(ClusterArn=arn)["BootstrapBrokerStringVpcConnectivitySaslIam"]
-    hosts = vpc.split(",")
-    assert [h.rsplit(":", 1)[1] for h in hosts] == ["14001", "14002", "14003"]
-    assert all(h.startswith(f"b-{i}.{name}.") for i, h in enumerate(hosts, start=1))
+    assert vpc == address, "multi-VPC clients reach the same front door"
 
     with pytest.raises(ClientError) as stale:
         kafka.update_connectivity(ClusterArn=arn, CurrentVersion=version, ConnectivityInfo={})
@@ -273,38 +283,13 @@ def create_function(aws: Aws, zip_bytes: bytes) -> str:
     return arn
 
 
-def test_invoke_echoes_payload_without_docker(aws: Aws, lambda_zip: bytes) -> None:
+def test_invoke_runs_the_function_without_docker(aws: Aws, lambda_zip: bytes) -> None:
     function_arn = create_function(aws, lambda_zip)
     payload = json.dumps({"action": "seed", "topic": "acme-telemetry"}).encode()
     result = aws("lambda").invoke(FunctionName=function_arn, Payload=payload)
     assert result["StatusCode"] == 200
     assert "FunctionError" not in result
     assert result["Payload"].read() == payload
-
-
-def test_logging_config_is_kept(aws: Aws, lambda_zip: bytes) -> None:
-    lam = aws("lambda")
-    function_arn = create_function(aws, lambda_zip)
-    name = function_arn.rsplit(":", 1)[1]
-    # None sent: what AWS reports.
-    assert lam.get_function_configuration(FunctionName=name)["LoggingConfig"] == {
-        "LogFormat": "Text",
-        "LogGroup": f"/aws/lambda/{name}",
-    }
-    lam.update_function_configuration(
-        FunctionName=name,
-        LoggingConfig={
-            "LogFormat": "JSON",
-            "ApplicationLogLevel": "INFO",
-            "SystemLogLevel": "WARN",
-        },
-    )
-    assert lam.get_function(FunctionName=name)["Configuration"]["LoggingConfig"] == {
-        "LogFormat": "JSON",
-        "ApplicationLogLevel": "INFO",
-        "SystemLogLevel": "WARN",
-        "LogGroup": f"/aws/lambda/{name}",
-    }
 
 
 def test_kafka_event_source_mapping_lifecycle(aws: Aws, lambda_zip: bytes) -> None:
@@ -442,11 +427,12 @@ def test_firehose_keeps_msk_source(aws: Aws) -> None:
 # --- Reset (keep last: it empties the module's server) -----------------------------------------
 
 
-def test_reset_empties_extensions_but_keeps_no_docker_lambda(
+def test_reset_empties_extensions_and_stops_brokers_but_keeps_lambda(
     aws: Aws, lambda_zip: bytes, emulator_server: Any
 ) -> None:
     kafka = aws("kafka")
     create_cluster(aws, unique("reset"))
+    assert dataplane_status(emulator_server.endpoint)["brokers"]
     kafka.create_configuration(
         Name=unique("reset"), KafkaVersions=["3.8.x"], ServerProperties=b"a=b"
     )
@@ -455,6 +441,7 @@ def test_reset_empties_extensions_but_keeps_no_docker_lambda(
         assert resp.status == 200
     assert kafka.list_clusters_v2()["ClusterInfoList"] == []
     assert kafka.list_configurations()["Configurations"] == []
+    assert dataplane_status(emulator_server.endpoint)["brokers"] == []
     function_arn = create_function(aws, lambda_zip)
     echoed = aws("lambda").invoke(FunctionName=function_arn, Payload=b'{"still": "echo"}')
     assert echoed["Payload"].read() == b'{"still": "echo"}'

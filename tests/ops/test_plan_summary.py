@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ops.plan_summary import classify, render, stack_changes
-from ops.stacks import StackPlan, unexplained_changes
+from ops.stacks import StackPlan, plan_differences
 
 pytestmark = pytest.mark.skipif(
     shutil.which("terraform") is None, reason="terraform is not installed"
@@ -108,21 +108,14 @@ def test_input_that_is_not_a_plan_is_rejected_by_name() -> None:
         stack_changes({"values": {}})
 
 
-def test_second_plan_check_separates_known_emulator_drift_from_real_diffs(
+def test_second_plan_check_names_every_change(
     plans: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
     plan = StackPlan("msk", tmp_path / "plan.bin", plans["msk"])
-
-    def input_is_drift(resource_type: str, attribute: str) -> bool:
-        return resource_type == "terraform_data" and attribute in ("input", "output")
-
-    real, drift = unexplained_changes(plan, input_is_drift)
-    assert drift == ["msk: change terraform_data.kept (input, output)"]
-    # Adds, replacements and destroys are never explained away as drift.
-    assert sorted(line.split()[2] for line in real) == [
-        "terraform_data.added",
-        "terraform_data.rebuilt",
-        "terraform_data.removed",
+    assert sorted(plan_differences([plan])) == [
+        "msk: add terraform_data.added ()",
+        "msk: change terraform_data.kept (input, output)",
+        "msk: destroy terraform_data.removed ()",
+        "msk: replace terraform_data.rebuilt ()",
     ]
-    real, drift = unexplained_changes(plan, lambda resource_type, attribute: False)
-    assert len(real) == 4 and drift == []
+    assert plan_differences([]) == []

@@ -259,11 +259,6 @@ resource "aws_lambda_function" "consumer" {
   timeout          = 30
   memory_size      = 256
 
-  logging_config {
-    log_format            = "JSON"
-    application_log_level = "INFO"
-    system_log_level      = "WARN"
-  }
 
   tags = local.tags
 }

@@ -1,0 +1,192 @@
+"""The data plane of one emulator process: every service wired to moto, and its controls.
+
+:func:`start` builds and installs, in order: the per-deploy CA, the Lambda runtime and
+Invoke (:mod:`.lambda_service`), the brokers of MSK clusters (:mod:`.msk_service`), the
+EventBridge schedules (:mod:`.schedules`) and the MSK event source mappings
+(:mod:`.kafka_event_sources`). :meth:`DataPlane.stop` stops them in reverse and then every
+child process (the supervisor).
+
+Two controls join moto's own ``/moto-api``:
+
+* ``GET /moto-api/acme/status``: what runs where (brokers, functions' environments,
+  schedules, event source mappings) as JSON;
+* ``POST /moto-api/acme/fire-rule`` with ``{"rule": "<name or ARN>"}``: fire a scheduled
+  rule now (``python -m emulator fire-rule <name>``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from moto.awslambda.exceptions import LambdaClientError
+from moto.moto_api._internal import urls as moto_api_urls
+
+from .._compat import patch_attribute
+from .credentials import MotoIdentities
+from .kafka_event_sources import KafkaEventSources
+from .lambda_async import DEFAULT_TIME_SCALE
+from .lambda_logs import MotoLogsSink
+from .lambda_runtime import LambdaRuntime
+from .lambda_service import LambdaService
+from .lambda_site import load_site
+from .msk_service import MskService
+from .schedules import Schedules
+from .supervisor import Supervisor, default_supervisor
+from .tls import TlsFiles, ensure_local_ca
+
+log = logging.getLogger("emulator.dataplane")
+
+STATUS_PATH = "/moto-api/acme/status"
+FIRE_RULE_PATH = "/moto-api/acme/fire-rule"
+
+
+@dataclass(frozen=True)
+class DataPlaneSettings:
+    """Where the data plane keeps its files, and how it is reached."""
+
+    workdir: Path  # CA, extracted code, environments' /tmp, broker logs
+    endpoint_url: str  # the emulator itself: AWS_ENDPOINT_URL inside Lambda workers
+    async_time_scale: float = DEFAULT_TIME_SCALE
+
+    def __post_init__(self) -> None:
+        if not self.endpoint_url.startswith("http://"):
+            raise ValueError(
+                f"endpoint_url must be the emulator's http:// URL: {self.endpoint_url}"
+            )
+
+
+class DataPlane:
+    def __init__(self, settings: DataPlaneSettings, supervisor: Supervisor) -> None:
+        self.settings = settings
+        self.supervisor = supervisor
+        self.identities = MotoIdentities()
+        self.tls: TlsFiles = ensure_local_ca(settings.workdir / "tls")
+        self.runtime = LambdaRuntime(
+            supervisor=supervisor,
+            site=load_site(),
+            endpoint_url=settings.endpoint_url,
+            credentials=self.identities.for_role,
+            log_sink=MotoLogsSink(),
+            work_dir=settings.workdir / "lambda",
+            extra_env=self.tls.worker_environment(),
+        )
+        self.lambdas = LambdaService(self.runtime, time_scale=settings.async_time_scale)
+        self.msk = MskService(
+            supervisor=supervisor,
+            tls=self.tls,
+            identities=self.identities,
+            log_dir=settings.workdir / "msk",
+        )
+        self.schedules = Schedules(self._invoke_event, self._policy_of)
+        self.event_sources = KafkaEventSources(
+            access=self.msk.access,
+            invoke=self._invoke_sync,
+            role_credentials=self.identities.for_role,
+            role_of=lambda arn: str(self.lambdas.function(arn).role),
+            deliver=self.lambdas.deliver,
+        )
+
+    # --- what the services ask of Lambda ---
+
+    def _invoke_event(self, function_arn: str, payload: bytes) -> None:
+        self.lambdas.invoke_async(self.lambdas.function(function_arn), payload)
+
+    def _invoke_sync(self, function_arn: str, payload: bytes) -> tuple[bytes, str | None]:
+        result = self.lambdas.invoke(self.lambdas.function(function_arn), payload)
+        return result.payload, result.function_error
+
+    def _policy_of(self, function_arn: str) -> str | None:
+        try:
+            policy = self.lambdas.function(function_arn).policy.get_policy()
+        except (LambdaClientError, Exception):
+            return None  # no resource policy: nobody else may invoke it
+        return json.dumps(policy["Policy"])
+
+    # --- lifecycle ---
+
+    def install(self) -> None:
+        self.lambdas.install()
+        self.msk.install()
+        self._follow_moto_reset()
+        moto_api_urls.url_paths["{0}" + STATUS_PATH + "$"] = self._status_response
+        moto_api_urls.url_paths["{0}" + FIRE_RULE_PATH + "$"] = self._fire_response
+        self.schedules.start()
+        self.event_sources.start()
+
+    def _follow_moto_reset(self) -> None:
+        """``POST /moto-api/reset`` forgets every resource: what serves them stops too."""
+        from moto.moto_api._internal.models import MotoAPIBackend
+
+        plane = self
+        reset = MotoAPIBackend.reset
+
+        def reset_everything(backend: MotoAPIBackend) -> None:
+            reset(backend)
+            plane.msk.stop()
+            plane.runtime.reap_idle(0)
+
+        patch_attribute(MotoAPIBackend, "reset", reset_everything)
+
+    def stop(self) -> None:
+        self.event_sources.stop()
+        self.schedules.stop()
+        self.lambdas.shutdown()
+        self.msk.stop()
+        self.supervisor.stop_all()
+
+    # --- controls ---
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "ca_certificate": str(self.tls.ca_cert),
+            "brokers": [
+                {
+                    "cluster_arn": arn,
+                    "front_door": cluster.bootstrap_brokers,
+                    "broker": cluster.broker_address,
+                    "broker_pid": cluster.process.pid if cluster.process else None,
+                }
+                for arn, cluster in self.msk.clusters().items()
+            ],
+            "functions": [asdict(env) for env in self.runtime.environments()],
+            "schedules": [
+                {"rule": rule.name, "arn": rule.arn, "expression": rule.scheduled_expression}
+                for rule in self.schedules.rules()
+                if rule.scheduled_expression and rule.state == "ENABLED"
+            ],
+            "fired": [{"rule_arn": arn, "time": at} for arn, at in self.schedules.fired],
+            "event_source_mappings": [asdict(s) for s in self.event_sources.status()],
+            "pending_events": self.lambdas.events.pending(),
+        }
+
+    def _status_response(
+        self, request: Any, full_url: str, headers: Any
+    ) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"Content-Type": "application/json"}, json.dumps(self.status()).encode()
+
+    def _fire_response(
+        self, request: Any, full_url: str, headers: Any
+    ) -> tuple[int, dict[str, str], bytes]:
+        content_type = {"Content-Type": "application/json"}
+        if request.method != "POST":
+            return 405, content_type, b'{"error": "POST {\\"rule\\": name} to fire a rule"}'
+        length = int(headers.get("Content-Length") or 0)
+        body = json.loads(request.environ["wsgi.input"].read(length) or b"{}")
+        try:
+            rule = self.schedules.find(str(body.get("rule", "")))
+        except KeyError as error:
+            return 404, content_type, json.dumps({"error": str(error.args[0])}).encode()
+        targets = self.schedules.fire(rule)
+        return 200, content_type, json.dumps({"rule": rule.arn, "targets": targets}).encode()
+
+
+def start(settings: DataPlaneSettings) -> DataPlane:
+    """Build the data plane, patch it into moto, start its threads."""
+    plane = DataPlane(settings, default_supervisor())
+    plane.install()
+    log.info("data plane running (work dir %s)", settings.workdir)
+    return plane
