@@ -27,6 +27,7 @@ from .apigateway_core import (
     Integrations,
     IntegrationTimeout,
     StageSpec,
+    json_response,
     read_body,
 )
 from .apigateway_events import (
@@ -44,6 +45,7 @@ from .apigateway_events import (
 
 log = logging.getLogger("emulator.apigateway")
 
+DEFAULT_CONTENT_TYPE: Final = "text/plain; charset=utf-8"
 # Not the function's to set: the emulator's HTTP server writes these itself.
 _SERVER_HEADERS: Final = frozenset({"content-length", "transfer-encoding", "connection"})
 
@@ -157,9 +159,9 @@ def _forwarded(request: web.BaseRequest) -> list[tuple[str, str]]:
 
 
 def _error(status: int, message: str, request_id: str) -> web.Response:
-    response = web.json_response({"message": message}, status=status)
-    response.headers["apigw-requestid"] = request_id
-    return response
+    return json_response(
+        status, {"message": message}, extra_headers={"apigw-requestid": request_id}
+    )
 
 
 async def _respond(
@@ -170,6 +172,10 @@ async def _respond(
         if name.lower() not in _SERVER_HEADERS:
             response.headers.add(name, value)
     response.headers["apigw-requestid"] = request_id
+    if "Content-Type" not in response.headers:
+        # Assumed: what HTTP APIs send when the function names no type (aiohttp would say
+        # application/octet-stream).
+        response.headers["Content-Type"] = DEFAULT_CONTENT_TYPE
     bodiless = request.method == "HEAD" or answer.status in (204, 304)
     if not bodiless:
         response.content_length = len(answer.body)

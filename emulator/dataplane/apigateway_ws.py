@@ -308,7 +308,7 @@ class WebSocketApi:
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         api = self._apis(self.ref)
         if api is None:
-            return web.json_response({"message": "Forbidden"}, status=403)
+            return json_response(403, {"message": "Forbidden"})
         path = request.raw_path.partition("?")[0]
         segments = path.split("/")[1:]
         if len(segments) == 3 and segments[1] == "@connections":
@@ -317,7 +317,7 @@ class WebSocketApi:
             stage = api.stages.get(unquote(segments[0]))
             if stage is not None:
                 return await self._websocket(request, api, stage)
-        return web.json_response({"message": "Forbidden"}, status=403)
+        return json_response(403, {"message": "Forbidden"})
 
     async def close_all(self, code: int, reason: str) -> None:
         """Close every socket (the emulator is stopping: no $disconnect runs)."""
@@ -335,7 +335,7 @@ class WebSocketApi:
         self, request: web.BaseRequest, api: ApiSpec, stage: StageSpec
     ) -> web.StreamResponse:
         if request.headers.get(hdrs.UPGRADE, "").lower() != "websocket":
-            return web.json_response({"message": "Upgrade Required"}, status=426)
+            return json_response(426, {"message": "Upgrade Required"})
         connected = now_ms()
         info = ConnectionInfo(
             api_id=api.ref.api_id,
@@ -470,7 +470,7 @@ class WebSocketApi:
             info = await self._authorize(api, stage, route, info, headers, raw_query)
         elif route.authorization_type not in ("NONE", "", None):
             raise _Refused(
-                web.json_response({"message": "Forbidden"}, status=403),
+                json_response(403, {"message": "Forbidden"}),
                 f"authorization type {route.authorization_type} is not emulated",
             )
         event = connect_event(
@@ -741,7 +741,7 @@ class WebSocketApi:
 
 
 def _message_response(status: int, message: str) -> web.Response:
-    return web.json_response({"message": message}, status=status)
+    return json_response(status, {"message": message})
 
 
 def _identity_present(

@@ -8,19 +8,26 @@ Lambda runtime, with the role's credentials from moto's STS.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import re
 import textwrap
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emulator.dataplane import apigateway_moto
+from emulator.dataplane.apigateway import ApiGateway, GatewaySettings
 from emulator.dataplane.apigateway_core import Invoke
 from emulator.dataplane.credentials import MotoIdentities
+from emulator.dataplane.lambda_logs import MemoryLogSink
 from emulator.dataplane.lambda_runtime import Credentials, FunctionConfig, LambdaRuntime
+from emulator.dataplane.lambda_site import RuntimeSite
+from emulator.dataplane.supervisor import Supervisor
+from tests.support.lambda_workers import alive
 
 ACCOUNT = "123456789012"
 REGION = "us-west-2"
@@ -150,6 +157,53 @@ def runtime_invoke(runtime: LambdaRuntime) -> Invoke:
         return result.payload, result.function_error
 
     return invoke
+
+
+@contextlib.contextmanager
+def lambda_runtime(endpoint_url: str, site: RuntimeSite, work_dir: Path) -> Iterator[LambdaRuntime]:
+    """A runtime whose workers call ``endpoint_url`` with their role's moto credentials;
+    every worker is gone afterwards."""
+    supervisor = Supervisor()
+    runtime = LambdaRuntime(
+        supervisor=supervisor,
+        site=site,
+        endpoint_url=endpoint_url,
+        credentials=role_credentials(MotoIdentities()),
+        log_sink=MemoryLogSink(),
+        work_dir=work_dir,
+    )
+    try:
+        yield runtime
+    finally:
+        pids = [info.pid for info in runtime.environments() if info.pid]
+        runtime.shutdown()
+        supervisor.stop_all(grace=1)
+        assert not [pid for pid in pids if alive(pid)], "workers survived shutdown"
+
+
+@contextlib.contextmanager
+def moto_gateway(
+    runtime: LambdaRuntime, settings: GatewaySettings | None = None, *, install: bool = True
+) -> Iterator[ApiGateway]:
+    """A gateway wired as the emulator wires it: moto's APIs, identities and permissions."""
+    identities = MotoIdentities()
+    gateway = ApiGateway(
+        apis=apigateway_moto.MotoApis(),
+        invoke=runtime_invoke(runtime),
+        credentials=identities.lookup,
+        is_allowed=identities.is_allowed,
+        permission=apigateway_moto.lambda_permission,
+        settings=settings,
+    )
+    gateway.start()
+    if install:
+        apigateway_moto.install(gateway)
+    try:
+        yield gateway
+    finally:
+        if install:
+            apigateway_moto.uninstall()
+        gateway.stop()
 
 
 def role_credentials(identities: MotoIdentities) -> Callable[[str], Credentials]:

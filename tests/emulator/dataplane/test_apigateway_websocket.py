@@ -23,13 +23,9 @@ from botocore.exceptions import ClientError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from emulator.dataplane import apigateway_moto
 from emulator.dataplane.apigateway import ApiGateway, ApiRef, GatewaySettings
-from emulator.dataplane.credentials import MotoIdentities
-from emulator.dataplane.lambda_logs import MemoryLogSink
 from emulator.dataplane.lambda_runtime import LambdaRuntime
 from emulator.dataplane.lambda_site import RuntimeSite
-from emulator.dataplane.supervisor import Supervisor
 from tests.support.apigateway import (
     ACCOUNT,
     RECORDER,
@@ -38,13 +34,13 @@ from tests.support.apigateway import (
     create_function,
     create_role,
     deploy_websocket_api,
+    lambda_runtime,
     make_zip,
+    moto_gateway,
     package_zip,
     read_events,
-    role_credentials,
     runtime_invoke,
 )
-from tests.support.lambda_workers import alive
 
 Aws = Callable[[str], Any]
 
@@ -61,37 +57,14 @@ def aws(moto_endpoint: str) -> Aws:
 def runtime(
     moto_endpoint: str, runtime_site: RuntimeSite, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LambdaRuntime]:
-    supervisor = Supervisor()
-    runtime = LambdaRuntime(
-        supervisor=supervisor,
-        site=runtime_site,
-        endpoint_url=moto_endpoint,
-        credentials=role_credentials(MotoIdentities()),
-        log_sink=MemoryLogSink(),
-        work_dir=tmp_path_factory.mktemp("apigw-runtime"),
-    )
-    yield runtime
-    pids = [info.pid for info in runtime.environments() if info.pid]
-    runtime.shutdown()
-    supervisor.stop_all(grace=1)
-    assert not [pid for pid in pids if alive(pid)], "workers survived shutdown"
+    with lambda_runtime(moto_endpoint, runtime_site, tmp_path_factory.mktemp("apigw")) as runtime:
+        yield runtime
 
 
 @pytest.fixture(scope="module")
 def gateway(runtime: LambdaRuntime) -> Iterator[ApiGateway]:
-    identities = MotoIdentities()
-    gateway = ApiGateway(
-        apis=apigateway_moto.MotoApis(),
-        invoke=runtime_invoke(runtime),
-        credentials=identities.lookup,
-        is_allowed=identities.is_allowed,
-        permission=apigateway_moto.lambda_permission,
-    )
-    gateway.start()
-    apigateway_moto.install(gateway)
-    yield gateway
-    apigateway_moto.uninstall()
-    gateway.stop()
+    with moto_gateway(runtime) as gateway:
+        yield gateway
 
 
 @pytest.fixture(scope="module")
@@ -604,20 +577,10 @@ def test_frames_over_32_kb_and_messages_over_128_kb_close_with_1009(
 @pytest.fixture(scope="module")
 def short_lived(runtime: LambdaRuntime, probe: WebSocketApi) -> Iterator[str]:
     """The probe API served by a second gateway with short idle and lifetime limits."""
-    identities = MotoIdentities()
-    gateway = ApiGateway(
-        apis=apigateway_moto.MotoApis(),
-        invoke=runtime_invoke(runtime),
-        credentials=identities.lookup,
-        is_allowed=identities.is_allowed,
-        settings=GatewaySettings(idle_timeout_s=0.8, max_connection_s=2.5),
-    )
-    gateway.start()
-    try:
+    settings = GatewaySettings(idle_timeout_s=0.8, max_connection_s=2.5)
+    with moto_gateway(runtime, settings, install=False) as gateway:
         endpoint = gateway.serve(ApiRef(ACCOUNT, REGION, probe.api_id), "WEBSOCKET")
         yield f"{endpoint}/{probe.stage}"
-    finally:
-        gateway.stop()
 
 
 def disconnect_of(events_file: Path, connection_id: str) -> dict[str, Any]:
