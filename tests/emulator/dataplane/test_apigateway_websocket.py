@@ -34,6 +34,7 @@ from tests.support.apigateway import (
     create_function,
     create_role,
     deploy_websocket_api,
+    invoke_arn,
     lambda_runtime,
     make_zip,
     moto_gateway,
@@ -224,7 +225,7 @@ def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def recorder(aws: Aws, events_file: Path) -> str:
+def recorder(aws: Aws, gateway: ApiGateway, events_file: Path) -> str:
     """The function behind every route of the probe API (see RECORDER)."""
     suffix = uuid.uuid4().hex[:6]
     role = create_role(aws, f"recorder-{suffix}", [])
@@ -264,10 +265,13 @@ def probe_connect(url: str, **options: Any) -> tuple[ClientConnection, str]:
     return connect(url, open_timeout=30, additional_headers=headers, **options), marker
 
 
-def connect_event_of(events_file: Path, marker: str) -> dict[str, Any]:
+def connect_event_of(events_file: Path, marker: str, kind: str = "CONNECT") -> dict[str, Any]:
+    """The $connect event (or, with ``kind="REQUEST"``, the authorizer's) of a probe."""
+
     def find() -> dict[str, Any] | None:
         for event in read_events(events_file):
-            if (event.get("headers") or {}).get("X-Probe") == marker:
+            found = event.get("type") or event["requestContext"]["eventType"]
+            if found == kind and (event.get("headers") or {}).get("X-Probe") == marker:
                 return event
         return None
 
@@ -622,3 +626,115 @@ def test_messages_keep_a_connection_until_its_lifetime_ends(
     # Alive past the idle limit (0.8 s) thanks to the messages, closed at the lifetime (2.5 s).
     assert 2.3 < time.monotonic() - started < 6
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+
+# ---------------------------------------------------------------------------- configuration
+
+
+def test_an_authorizer_decides_and_its_context_reaches_the_routes(
+    aws: Aws, recorder: str, events_file: Path
+) -> None:
+    """The later Cognito issue's shape: a REQUEST Lambda authorizer on $connect reading the
+    token from the query string."""
+    api = deploy_probe(aws, recorder)
+    client = aws("apigatewayv2")
+    authorizer = client.create_authorizer(
+        ApiId=api.api_id,
+        AuthorizerType="REQUEST",
+        AuthorizerUri=invoke_arn(recorder),
+        IdentitySource=["route.request.querystring.token"],
+        Name="token",
+    )
+    client.update_route(
+        ApiId=api.api_id,
+        RouteId=api.route_ids["$connect"],
+        AuthorizationType="CUSTOM",
+        AuthorizerId=authorizer["AuthorizerId"],
+    )
+    aws("lambda").add_permission(
+        FunctionName=recorder,
+        StatementId=f"AllowAuthorizer-{api.api_id}",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"{api.execution_arn}/authorizers/{authorizer['AuthorizerId']}",
+    )
+    before = len(read_events(events_file))
+    for query, status in (("", 401), ("?token=", 401), ("?token=unauthorized", 401),
+                          ("?token=deny", 403), ("?token=garbage", 500)):  # fmt: skip
+        with pytest.raises(InvalidStatus) as refused:
+            connect(api.websocket_url + query, open_timeout=30)
+        assert refused.value.response.status_code == status, query
+    # No token: the authorizer was not even called; the others were, and no $connect ran.
+    types = [e.get("type") or e["requestContext"]["eventType"] for e in read_events(events_file)]
+    assert types[before:] == ["REQUEST"] * 3
+
+    ws, marker = probe_connect(api.websocket_url + "?token=allow")
+    with ws:
+        connected = connect_event_of(events_file, marker)
+        request = connect_event_of(events_file, marker, "REQUEST")
+        assert request["methodArn"] == f"{api.execution_arn}/{api.stage}/$connect"
+        assert request["queryStringParameters"] == {"token": "allow"}
+        authorizer_context = connected["requestContext"]["authorizer"]
+        assert isinstance(authorizer_context.pop("integrationLatency"), int)
+        assert authorizer_context == {
+            "principalId": "user-7",
+            "tenant": "acme",
+            "level": 3,
+            "admin": False,
+        }
+        connection_id = connected["requestContext"]["connectionId"]
+        ws.send(json.dumps({"action": "echo"}))
+        message = wait_for(
+            lambda: [e for e in events_of(events_file, connection_id) if e.get("body")]
+        )[0]
+        assert message["requestContext"]["authorizer"]["tenant"] == "acme"
+
+
+def test_a_function_without_api_gateways_permission_is_not_invoked(aws: Aws, recorder: str) -> None:
+    api = deploy_probe(aws, recorder, permissions=False)
+    with pytest.raises(InvalidStatus) as refused:
+        connect(api.websocket_url, open_timeout=30)
+    assert refused.value.response.status_code == 500
+
+
+def test_route_changes_apply_to_the_next_message(
+    aws: Aws, recorder: str, events_file: Path
+) -> None:
+    api = deploy_probe(aws, recorder)
+    client = aws("apigatewayv2")
+    ws, marker = probe_connect(api.websocket_url)
+    with ws:
+        connection_id = connect_event_of(events_file, marker)["requestContext"]["connectionId"]
+
+        def routed() -> list[str]:
+            return [
+                e["requestContext"]["routeKey"]
+                for e in events_of(events_file, connection_id)
+                if e["requestContext"]["eventType"] == "MESSAGE"
+            ]
+
+        ws.send(json.dumps({"action": "echo"}))
+        wait_for(lambda: routed() == ["echo"])
+        client.delete_route(ApiId=api.api_id, RouteId=api.route_ids["echo"])
+        ws.send(json.dumps({"action": "echo", "answer": {"statusCode": 200, "body": "default"}}))
+        assert ws.recv(timeout=15) == "default"
+        assert routed() == ["echo", "$default"]
+        client.delete_route(ApiId=api.api_id, RouteId=api.route_ids["$default"])
+        ws.send(json.dumps({"action": "echo"}))
+        reply = json.loads(ws.recv(timeout=15))
+        assert (reply["message"], reply["connectionId"]) == ("Forbidden", connection_id)
+
+
+def test_deleting_the_api_closes_its_sockets_and_its_port(
+    aws: Aws, gateway: ApiGateway, recorder: str
+) -> None:
+    api = deploy_probe(aws, recorder)
+    ws = connect(api.websocket_url, open_timeout=30)
+    with ws:
+        aws("apigatewayv2").delete_api(ApiId=api.api_id)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert gateway.endpoint(ApiRef(ACCOUNT, REGION, api.api_id)) is None
+    with pytest.raises(OSError):
+        connect(api.websocket_url, open_timeout=5)
