@@ -13,6 +13,7 @@ import io
 import json
 import re
 import textwrap
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -326,6 +327,127 @@ def deploy_websocket_api(
             )
     client.create_stage(ApiId=api_id, StageName=stage, AutoDeploy=True)
     return WebSocketApi(api_id, api["ApiEndpoint"], stage, route_ids, integration_ids)
+
+
+def create_connections_table(aws: Callable[[str], Any]) -> str:
+    """The dashboard stack's connections table (partition key connectionId)."""
+    name = f"ws-connections-{uuid.uuid4().hex[:6]}"
+    aws("dynamodb").create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "connectionId", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
+
+
+def table_arn(table: str) -> str:
+    return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
+
+
+def deploy_dashboard_websocket(aws: Callable[[str], Any], table: str) -> WebSocketApi:
+    """The dashboard stack's WebSocket API with the real ws_connect, ws_disconnect and
+    ws_default packages, each with the grants the stack gives it."""
+    functions = {}
+    for route_key, handler, actions in (
+        ("$connect", "ws_connect", ["dynamodb:PutItem"]),
+        ("$disconnect", "ws_disconnect", ["dynamodb:DeleteItem"]),
+        ("$default", "ws_default", []),
+    ):
+        suffix = uuid.uuid4().hex[:6]
+        statements = [{"Effect": "Allow", "Action": actions, "Resource": table_arn(table)}]
+        role = create_role(aws, f"{handler}-{suffix}", statements if actions else [])
+        code, entry = package_zip(handler)
+        environment = {} if handler == "ws_default" else {"CONNECTIONS_TABLE": table}
+        functions[route_key] = create_function(
+            aws, f"{handler}-{suffix}", code, entry, role, environment
+        )
+    return deploy_websocket_api(aws, f"live-{uuid.uuid4().hex[:6]}", functions)
+
+
+def deploy_consumer(aws: Callable[[str], Any], api: WebSocketApi, table: str) -> str:
+    """The real consumer package, with the stack's grants and WEBSOCKET_CALLBACK_URL."""
+    connections_arn = f"{api.execution_arn}/{api.stage}/POST/@connections/*"
+    suffix = uuid.uuid4().hex[:6]
+    role = create_role(
+        aws,
+        f"consumer-{suffix}",
+        [
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:Scan", "dynamodb:DeleteItem"],
+                "Resource": table_arn(table),
+            },
+            {
+                "Effect": "Allow",
+                "Action": "execute-api:ManageConnections",
+                "Resource": connections_arn,
+            },
+        ],
+    )
+    code, entry = package_zip("consumer")
+    return create_function(
+        aws,
+        f"consumer-{suffix}",
+        code,
+        entry,
+        role,
+        {"CONNECTIONS_TABLE": table, "WEBSOCKET_CALLBACK_URL": api.callback_url},
+    )
+
+
+def msk_batch(events: list[dict[str, Any]]) -> bytes:
+    """An MSK event source mapping batch carrying ``events`` (what the consumer gets)."""
+    records = [
+        {
+            "topic": "acme-telemetry",
+            "partition": 0,
+            "offset": offset,
+            "value": base64.b64encode(json.dumps(event).encode()).decode(),
+        }
+        for offset, event in enumerate(events)
+    ]
+    return json.dumps(
+        {"eventSource": "aws:kafka", "records": {"acme-telemetry-0": records}}
+    ).encode()
+
+
+def deploy_dashboard_page(aws: Callable[[str], Any], websocket_url: str) -> str:
+    """The dashboard stack's HTTP API serving the real dashboard_page; its dashboard_url."""
+    suffix = uuid.uuid4().hex[:6]
+    code, handler = package_zip("dashboard_page")
+    page = create_function(
+        aws,
+        f"dashboard-page-{suffix}",
+        code,
+        handler,
+        create_role(aws, f"dashboard-page-{suffix}", []),
+        {"WEBSOCKET_URL": websocket_url},
+        timeout=10,
+    )
+    client = aws("apigatewayv2")
+    api = client.create_api(Name=f"dashboard-{suffix}", ProtocolType="HTTP")
+    integration = client.create_integration(
+        ApiId=api["ApiId"],
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=invoke_arn(page),
+        IntegrationMethod="POST",
+        PayloadFormatVersion="2.0",
+    )
+    client.create_route(
+        ApiId=api["ApiId"],
+        RouteKey="$default",
+        Target=f"integrations/{integration['IntegrationId']}",
+    )
+    client.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
+    aws("lambda").add_permission(
+        FunctionName=page,
+        StatementId="AllowHttpApiInvoke",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api['ApiId']}/*/$default",
+    )
+    return f"{api['ApiEndpoint']}/"
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:

@@ -25,11 +25,11 @@ from tests.support.apigateway import (
     REGION,
     create_function,
     create_role,
+    deploy_dashboard_page,
     invoke_arn,
     lambda_runtime,
     make_zip,
     moto_gateway,
-    package_zip,
     read_events,
 )
 
@@ -116,19 +116,7 @@ def dashboard_url(aws: Aws, gateway: ApiGateway) -> str:
         ProtocolType="WEBSOCKET",
         RouteSelectionExpression="$request.body.action",
     )
-    suffix = uuid.uuid4().hex[:6]
-    code, handler = package_zip("dashboard_page")
-    page = create_function(
-        aws,
-        f"dashboard-page-{suffix}",
-        code,
-        handler,
-        create_role(aws, f"dashboard-page-{suffix}", []),
-        {"WEBSOCKET_URL": f"{websocket['ApiEndpoint']}/live"},
-        timeout=10,
-    )
-    _, endpoint = deploy_http_api(aws, {"$default": (page, "2.0")})
-    return f"{endpoint}/"
+    return deploy_dashboard_page(aws, f"{websocket['ApiEndpoint']}/live")
 
 
 def test_the_dashboard_page_is_served_at_the_reported_endpoint(dashboard_url: str) -> None:

@@ -31,14 +31,17 @@ from tests.support.apigateway import (
     RECORDER,
     REGION,
     WebSocketApi,
+    create_connections_table,
     create_function,
     create_role,
+    deploy_consumer,
+    deploy_dashboard_websocket,
     deploy_websocket_api,
     invoke_arn,
     lambda_runtime,
     make_zip,
     moto_gateway,
-    package_zip,
+    msk_batch,
     read_events,
     runtime_invoke,
 )
@@ -70,35 +73,13 @@ def gateway(runtime: LambdaRuntime) -> Iterator[ApiGateway]:
 
 @pytest.fixture(scope="module")
 def table(aws: Aws) -> str:
-    name = f"ws-connections-{uuid.uuid4().hex[:6]}"
-    aws("dynamodb").create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "connectionId", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
+    return create_connections_table(aws)
 
 
 @pytest.fixture(scope="module")
 def dashboard(aws: Aws, gateway: ApiGateway, table: str) -> WebSocketApi:
     """The dashboard stack's API with the real ws_connect, ws_disconnect, ws_default."""
-    table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
-    functions = {}
-    for route_key, handler, actions in (
-        ("$connect", "ws_connect", ["dynamodb:PutItem"]),
-        ("$disconnect", "ws_disconnect", ["dynamodb:DeleteItem"]),
-        ("$default", "ws_default", []),
-    ):
-        suffix = uuid.uuid4().hex[:6]
-        statements = [{"Effect": "Allow", "Action": actions, "Resource": table_arn}]
-        role = create_role(aws, f"{handler}-{suffix}", statements if actions else [])
-        code, entry = package_zip(handler)
-        environment = {} if handler == "ws_default" else {"CONNECTIONS_TABLE": table}
-        functions[route_key] = create_function(
-            aws, f"{handler}-{suffix}", code, entry, role, environment
-        )
-    return deploy_websocket_api(aws, f"live-{uuid.uuid4().hex[:6]}", functions)
+    return deploy_dashboard_websocket(aws, table)
 
 
 def connection_items(aws: Aws, table: str) -> dict[str, dict[str, Any]]:
@@ -162,51 +143,14 @@ def test_the_consumer_posts_to_the_connection_and_a_gone_one_answers_410(
 ) -> None:
     """The consumer's real code: scan, then @connections POST through boto3, signed with its
     role's credentials and allowed by its execute-api:ManageConnections grant."""
-    table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
-    connections_arn = (
-        f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{dashboard.api_id}/{dashboard.stage}"
-        "/POST/@connections/*"
-    )
-    suffix = uuid.uuid4().hex[:6]
-    role = create_role(
-        aws,
-        f"consumer-{suffix}",
-        [
-            {
-                "Effect": "Allow",
-                "Action": ["dynamodb:Scan", "dynamodb:DeleteItem"],
-                "Resource": table_arn,
-            },
-            {
-                "Effect": "Allow",
-                "Action": "execute-api:ManageConnections",
-                "Resource": connections_arn,
-            },
-        ],
-    )
-    code, entry = package_zip("consumer")
-    consumer = create_function(
-        aws,
-        f"consumer-{suffix}",
-        code,
-        entry,
-        role,
-        {"CONNECTIONS_TABLE": table, "WEBSOCKET_CALLBACK_URL": dashboard.callback_url},
-    )
+    consumer = deploy_consumer(aws, dashboard, table)
     # A stale entry: a connection API Gateway no longer has.
     aws("dynamodb").put_item(TableName=table, Item={"connectionId": {"S": "Z29uZS1hbHJlYWR5="}})
-    event = {"action": "play", "title_id": "t-1"}
-    record = {
-        "topic": "acme-telemetry",
-        "partition": 0,
-        "offset": 7,
-        "value": base64.b64encode(json.dumps(event).encode()).decode(),
-    }
-    batch = {"eventSource": "aws:kafka", "records": {"acme-telemetry-0": [record]}}
+    batch = msk_batch([{"action": "play", "title_id": "t-1"}])
     with connect(dashboard.websocket_url, open_timeout=30) as ws:
         connection_id = ping(ws)["connectionId"]
         invoke = runtime_invoke(runtime)
-        payload, error = invoke(consumer, json.dumps(batch).encode())
+        payload, error = invoke(consumer, batch)
         assert error is None, payload
         result = json.loads(payload)
         assert result["delivered"] == 1 and result["stale_removed"] == 1, result
