@@ -13,16 +13,15 @@ with, so botocore reports the same ``ClientError`` codes.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, urlsplit
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest, HTTPHeaders
-from botocore.credentials import Credentials as BotoCredentials
 from botocore.utils import normalize_url_path
 from multidict import MultiMapping
 
@@ -33,6 +32,7 @@ __all__ = ["SignatureRejected", "SignedCaller", "verify_request"]
 ALGORITHM: Final = "AWS4-HMAC-SHA256"
 SERVICE: Final = "execute-api"
 AMZ_DATE_FORMAT: Final = "%Y%m%dT%H%M%SZ"
+_AMZ_DATE: Final = re.compile(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z")
 MAX_SKEW: Final = datetime.timedelta(minutes=5)
 UNSIGNED_PAYLOAD: Final = "UNSIGNED-PAYLOAD"
 SIGNATURE_MISMATCH: Final = (
@@ -85,8 +85,12 @@ def _signed_at(amz_date: str | None, now: datetime.datetime) -> datetime.datetim
             "IncompleteSignatureException",
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
         )
+    match = _AMZ_DATE.fullmatch(amz_date)
     try:
-        signed = datetime.datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=datetime.UTC)
+        if match is None:
+            raise ValueError(amz_date)
+        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        signed = datetime.datetime(year, month, day, hour, minute, second, tzinfo=datetime.UTC)
     except ValueError:
         raise SignatureRejected(
             "IncompleteSignatureException", f"Date must be in ISO-8601 'basic format': {amz_date}"
@@ -106,6 +110,42 @@ def _signed_at(amz_date: str | None, now: datetime.datetime) -> datetime.datetim
             f"({now.strftime(AMZ_DATE_FORMAT)} + 5 min.)",
         )
     return signed
+
+
+@functools.lru_cache(maxsize=256)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """SigV4's derived key: the same for a key's every request of a day (so cached)."""
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_path(raw_path: str) -> str:
+    """The path as sent, with dot segments resolved, percent-encoded once more (every
+    service but S3 does this); what botocore computes for the same request."""
+    return quote(normalize_url_path(raw_path), safe="/~")
+
+
+def _canonical_query(raw_query: str) -> str:
+    """botocore's canonical query string of an already-encoded query: pairs sorted."""
+    if not raw_query:
+        return ""
+    pairs = [
+        tuple(part.split("=", 1)) if "=" in part else (part, "") for part in raw_query.split("&")
+    ]
+    return "&".join(f"{key}={value}" for key, value in sorted(pairs))
+
+
+def _canonical_headers(headers: MultiMapping[str], names: list[str]) -> str | None:
+    lines = []
+    for name in sorted(set(names)):
+        values = headers.getall(name, [])
+        if not values:
+            return None
+        lines.append(f"{name}:{','.join(' '.join(v.split()) for v in values)}")
+    return "\n".join(lines)
 
 
 def verify_request(
@@ -167,37 +207,32 @@ def verify_request(
     if (presented_token or None) != (credentials.session_token or None):
         raise SignatureRejected("UnrecognizedClientException", INVALID_TOKEN)
 
-    signed = HTTPHeaders()
-    for name in signed_names:
-        values = headers.getall(name, [])
-        if not values:
-            raise SignatureRejected("InvalidSignatureException", SIGNATURE_MISMATCH)
-        for value in values:
-            signed.add_header(name, value)
+    canonical_headers = _canonical_headers(headers, signed_names)
+    if canonical_headers is None:
+        raise SignatureRejected("InvalidSignatureException", SIGNATURE_MISMATCH)
     body_hash = hashlib.sha256(body).hexdigest()
     declared_hash = headers.get("X-Amz-Content-SHA256")
     if declared_hash not in (None, UNSIGNED_PAYLOAD, body_hash):
         raise SignatureRejected(
             "InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not match"
         )
-    signer = SigV4Auth(
-        BotoCredentials(access_key_id, credentials.secret_access_key, credentials.session_token),
-        SERVICE,
-        region,
-    )
-    request = AWSRequest(method=method, url=url)
-    request.context["timestamp"] = amz_date
+    parts = urlsplit(url)
     canonical = "\n".join(
         [
             method.upper(),
-            quote(normalize_url_path(urlsplit(url).path), safe="/~"),
-            signer.canonical_query_string(request),
-            signer.canonical_headers(signed) + "\n",
+            _canonical_path(parts.path),
+            _canonical_query(parts.query),
+            canonical_headers + "\n",
             ";".join(signed_names),
             declared_hash or body_hash,
         ]
     )
-    expected = signer.signature(signer.string_to_sign(request, canonical), request)
+    credential_scope = f"{scope_date}/{region}/{SERVICE}/aws4_request"
+    string_to_sign = "\n".join(
+        [ALGORITHM, amz_date, credential_scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    key = _signing_key(credentials.secret_access_key, scope_date, region, SERVICE)
+    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, fields["Signature"]):
         raise SignatureRejected("InvalidSignatureException", SIGNATURE_MISMATCH)
     return SignedCaller(access_key_id, credentials.principal_arn)

@@ -136,3 +136,29 @@ def test_the_clock_allows_five_minutes_either_way() -> None:
             verify(request, now=signed_at + skew)
         assert refused.value.error_type == "InvalidSignatureException"
         assert "Signature" in refused.value.message
+
+
+def test_query_strings_and_extra_signed_headers_canonicalize_as_botocore_does() -> None:
+    """Beyond what apigatewaymanagementapi sends: a query string, a repeated and a spaced
+    header, all signed by botocore's own signer."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials as BotoCredentials
+
+    url = "http://127.0.0.1:4510/live/@connections/cx6X9eL_IAMCIJQ%3D?b=2&a=%2F1&a=0"
+    request = AWSRequest(
+        method="POST", url=url, data=b"payload", headers={"X-Custom": "  spaced   value "}
+    )
+    SigV4Auth(BotoCredentials("AKIDUSER", "user-secret"), "execute-api", REGION).add_auth(request)
+    headers = CIMultiDict((k, v) for k, v in request.headers.items())
+    headers["Host"] = "127.0.0.1:4510"
+    assert "x-custom" in headers["Authorization"]
+    arguments = {
+        "method": "POST",
+        "url": url,
+        "headers": CIMultiDictProxy(headers),
+        "body": b"payload",
+    }
+    assert verify(arguments).principal_arn == USER
+    with pytest.raises(SignatureRejected):
+        verify({**arguments, "url": url.replace("b=2", "b=3")})
