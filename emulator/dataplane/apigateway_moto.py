@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any, Final, Protocol
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final, Protocol, TypeVar
 
 from moto.apigatewayv2.models import ApiGatewayV2Backend, apigatewayv2_backends
 from moto.awslambda.models import lambda_backends
@@ -41,6 +41,7 @@ __all__ = ["MotoApis", "Serving", "install", "lambda_permission", "uninstall"]
 
 log = logging.getLogger("emulator.apigateway")
 
+_V = TypeVar("_V")
 APIGATEWAY_PRINCIPAL: Final = "apigateway.amazonaws.com"
 _INVOKE_ACTIONS: Final = ("lambda:InvokeFunction", "lambda:*", "*")
 
@@ -68,6 +69,29 @@ def _snapshot(values: Mapping[str, Any]) -> list[Any]:
     return list(values.values())
 
 
+class _Lazy(Mapping[str, _V]):
+    """A mapping built on first use: the @connections path reads an API's stages only, so
+    its routes, integrations and authorizers are not copied out of moto for it."""
+
+    def __init__(self, build: Callable[[], dict[str, _V]]) -> None:
+        self._build = build
+        self._built: dict[str, _V] | None = None
+
+    def _items(self) -> dict[str, _V]:
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    def __getitem__(self, key: str) -> _V:
+        return self._items()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+
 class MotoApis:
     """An :data:`~emulator.dataplane.apigateway_core.ApiSource` over moto's models."""
 
@@ -83,47 +107,56 @@ class MotoApis:
             stage.name: StageSpec(stage.name, dict(stage.stage_variables or {}))
             for stage in _snapshot(api.stages)
         }
-        routes = {}
-        for route in _snapshot(api.routes):
-            target = route.target or ""
-            routes[route.route_key] = RouteSpec(
-                route_key=route.route_key,
-                integration_id=target.removeprefix("integrations/") or None,
-                authorization_type=route.authorization_type or "NONE",
-                authorizer_id=route.authorizer_id,
-                two_way=bool(route.route_response_selection_expression)
-                and bool(route.route_responses),
-            )
-        integrations = {
-            integration.id: IntegrationSpec(
-                integration_id=integration.id,
-                integration_type=integration.integration_type or "",
-                uri=integration.integration_uri or "",
-                payload_format_version=integration.payload_format_version or "1.0",
-                timeout_ms=int(integration.timeout_in_millis)
-                if integration.timeout_in_millis
-                else None,
-            )
-            for integration in _snapshot(api.integrations)
-        }
-        authorizers = {
-            authorizer.id: AuthorizerSpec(
-                authorizer_id=authorizer.id,
-                authorizer_type=authorizer.authorizer_type or "",
-                uri=authorizer.authorizer_uri or "",
-                identity_sources=_identity_sources(authorizer.identity_source),
-            )
-            for authorizer in _snapshot(api.authorizers)
-        }
         return ApiSpec(
             ref=ref,
             protocol=api.protocol_type,
             route_selection_expression=api.route_selection_expression or "",
             stages=stages,
-            routes=routes,
-            integrations=integrations,
-            authorizers=authorizers,
+            routes=_Lazy(lambda: _routes(api)),
+            integrations=_Lazy(lambda: _integrations(api)),
+            authorizers=_Lazy(lambda: _authorizers(api)),
         )
+
+
+def _routes(api: Any) -> dict[str, RouteSpec]:
+    routes = {}
+    for route in _snapshot(api.routes):
+        target = route.target or ""
+        routes[route.route_key] = RouteSpec(
+            route_key=route.route_key,
+            integration_id=target.removeprefix("integrations/") or None,
+            authorization_type=route.authorization_type or "NONE",
+            authorizer_id=route.authorizer_id,
+            two_way=bool(route.route_response_selection_expression) and bool(route.route_responses),
+        )
+    return routes
+
+
+def _integrations(api: Any) -> dict[str, IntegrationSpec]:
+    return {
+        integration.id: IntegrationSpec(
+            integration_id=integration.id,
+            integration_type=integration.integration_type or "",
+            uri=integration.integration_uri or "",
+            payload_format_version=integration.payload_format_version or "1.0",
+            timeout_ms=int(integration.timeout_in_millis)
+            if integration.timeout_in_millis
+            else None,
+        )
+        for integration in _snapshot(api.integrations)
+    }
+
+
+def _authorizers(api: Any) -> dict[str, AuthorizerSpec]:
+    return {
+        authorizer.id: AuthorizerSpec(
+            authorizer_id=authorizer.id,
+            authorizer_type=authorizer.authorizer_type or "",
+            uri=authorizer.authorizer_uri or "",
+            identity_sources=_identity_sources(authorizer.identity_source),
+        )
+        for authorizer in _snapshot(api.authorizers)
+    }
 
 
 def _identity_sources(value: Any) -> tuple[str, ...]:
