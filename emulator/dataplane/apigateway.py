@@ -128,7 +128,7 @@ class ApiGateway:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Start the event loop thread (idempotent)."""
+        """Start the event loop thread (idempotent; :meth:`serve` starts it too)."""
         with self._lock:
             if self._thread is not None:
                 return
@@ -186,6 +186,7 @@ class ApiGateway:
         """
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        self.start()
         with self._lock:
             existing = self._served.get(ref)
             if existing is not None:
@@ -215,7 +216,10 @@ class ApiGateway:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.settings.host, 0))
         port = int(sock.getsockname()[1])
-        runner = web.ServerRunner(web.Server(api.handle), handle_signals=False, access_log=None)
+        # A deleted API's server stops within 2 s even with a request still in a function.
+        runner = web.ServerRunner(
+            web.Server(api.handle), handle_signals=False, access_log=None, shutdown_timeout=2.0
+        )
         await runner.setup()
         await web.SockSite(runner, sock).start()
         scheme = "ws" if protocol == "WEBSOCKET" else "http"
@@ -227,7 +231,10 @@ class ApiGateway:
         with self._lock:
             served = self._served.pop(ref, None)
         if served is not None and self._loop is not None:
-            self._run(self._stop_one(served))
+            try:
+                self._run(self._stop_one(served))
+            except Exception:  # DeleteApi must succeed even if a socket is slow to close
+                log.exception("stopping the server of API %s", ref.api_id)
 
     def endpoint(self, ref: ApiRef) -> str | None:
         with self._lock:

@@ -10,7 +10,7 @@ the version.
   given :class:`~emulator.dataplane.apigateway.ApiGateway` and its ``ApiEndpoint`` is the
   local address (``ws://127.0.0.1:<port>`` / ``http://127.0.0.1:<port>``; moto's own value,
   ``https://<id>.execute-api.<region>.amazonaws.com`` for every protocol, opens nothing).
-  ``DeleteApi`` stops the API's server. :func:`uninstall` restores moto.
+  ``DeleteApi`` and moto's reset stop the API's server. :func:`uninstall` restores moto.
 * :func:`lambda_permission` answers whether a function's resource policy lets
   ``apigateway.amazonaws.com`` invoke it for a source ARN (what ``aws_lambda_permission``
   granted), as Lambda decides when API Gateway invokes it.
@@ -57,6 +57,7 @@ class Serving(Protocol):
 _lock = threading.Lock()
 _gateway: Serving | None = None
 _originals: dict[str, Callable[..., Any]] = {}
+_own: dict[str, bool] = {}  # was the method defined on ApiGatewayV2Backend itself?
 
 
 def _snapshot(values: Mapping[str, Any]) -> list[Any]:
@@ -249,10 +250,10 @@ def install(gateway: Serving) -> None:
     with _lock:
         _gateway = gateway
         if not _originals:
-            _originals["create_api"] = ApiGatewayV2Backend.create_api
-            _originals["delete_api"] = ApiGatewayV2Backend.delete_api
-            ApiGatewayV2Backend.create_api = _create_api  # type: ignore[method-assign]
-            ApiGatewayV2Backend.delete_api = _delete_api  # type: ignore[method-assign]
+            for name, patched in _PATCHES.items():
+                _originals[name] = getattr(ApiGatewayV2Backend, name)
+                _own[name] = name in vars(ApiGatewayV2Backend)
+                setattr(ApiGatewayV2Backend, name, patched)
     for account_id, regions in list(apigatewayv2_backends.items()):
         for region, backend in list(regions.items()):
             for api in list(backend.apis.values()):
@@ -264,9 +265,12 @@ def uninstall() -> None:
     """Restore moto's CreateApi and DeleteApi (the gateway keeps serving what it serves)."""
     global _gateway
     with _lock:
-        if _originals:
-            ApiGatewayV2Backend.create_api = _originals.pop("create_api")  # type: ignore[method-assign]
-            ApiGatewayV2Backend.delete_api = _originals.pop("delete_api")  # type: ignore[method-assign]
+        for name, original in list(_originals.items()):
+            if _own.pop(name):
+                setattr(ApiGatewayV2Backend, name, original)
+            else:
+                delattr(ApiGatewayV2Backend, name)  # inherited: let the base class's show again
+        _originals.clear()
         _gateway = None
 
 
@@ -284,3 +288,19 @@ def _delete_api(self: ApiGatewayV2Backend, api_id: str) -> None:
     gateway = _gateway
     if gateway is not None:
         gateway.forget(ApiRef(self.account_id, self.region_name, api_id))
+
+
+def _reset(self: ApiGatewayV2Backend) -> None:
+    """``POST /moto-api/reset`` forgets every API: stop serving them too."""
+    gateway = _gateway
+    if gateway is not None:
+        for api_id in list(getattr(self, "apis", {})):
+            gateway.forget(ApiRef(self.account_id, self.region_name, api_id))
+    _originals["reset"](self)
+
+
+_PATCHES: Final[dict[str, Callable[..., Any]]] = {
+    "create_api": _create_api,
+    "delete_api": _delete_api,
+    "reset": _reset,
+}

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 from urllib.parse import unquote
 
+import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 
 from .apigateway_core import (
@@ -65,9 +66,13 @@ from .apigateway_events import (
     websocket_answer,
 )
 from .apigateway_sigv4 import SignatureRejected, verify_request
+from .credentials import Credentials
 
 log = logging.getLogger("emulator.apigateway")
 
+# _LimitedWebSocket reaches into aiohttp's WebSocketResponse (_post_start, the protocol's
+# _payload_parser, the writer's transport); tests/emulator/dataplane checks it still works.
+WRITTEN_FOR_AIOHTTP: Final = "3.14.5"
 MESSAGE_TOO_BIG: Final = "Message too big"
 GOING_AWAY: Final = "Going away"
 MANAGE_ACTION: Final = "execute-api:ManageConnections"
@@ -190,6 +195,11 @@ class _LimitedWebSocket(web.WebSocketResponse):
     def _post_start(self, request: web.BaseRequest, protocol: str | None, writer: Any) -> None:
         super()._post_start(request, protocol, writer)
         handler: Any = request.protocol
+        if getattr(handler, "_payload_parser", None) is None:
+            raise RuntimeError(
+                f"aiohttp {aiohttp.__version__} no longer keeps the WebSocket parser where "
+                f"the frame limits expect it (written for aiohttp {WRITTEN_FOR_AIOHTTP})"
+            )
         handler._payload_parser = _FrameLimiter(
             handler._payload_parser,
             max_frame=self._limits.max_frame_bytes,
@@ -663,6 +673,20 @@ class WebSocketApi:
 
     # ------------------------------------------------------------------ @connections
 
+    def _lookup(self, access_key_id: str) -> Credentials | None:
+        try:
+            return self._credentials(access_key_id)
+        except Exception:  # an unknown key, as far as the caller can tell
+            log.exception("looking up access key %s", access_key_id)
+            return None
+
+    def _allowed(self, principal_arn: str, resource: str) -> bool:
+        try:
+            return self._decisions.allowed(principal_arn, MANAGE_ACTION, resource)
+        except Exception:  # no decision is a deny
+            log.exception("evaluating %s for %s on %s", MANAGE_ACTION, principal_arn, resource)
+            return False
+
     async def _manage(
         self, request: web.BaseRequest, api: ApiSpec, stage_name: str, connection_id: str
     ) -> web.StreamResponse:
@@ -685,7 +709,7 @@ class WebSocketApi:
                 headers=request.headers,
                 body=body,
                 region=self.ref.region,
-                lookup=self._credentials,
+                lookup=self._lookup,
             )
         except SignatureRejected as rejected:
             return json_response(
@@ -695,7 +719,7 @@ class WebSocketApi:
                 request_id=request_id,
             )
         resource = f"{self.ref.execution_arn}/{stage_name}/{method}/@connections/{connection_id}"
-        if not self._decisions.allowed(caller.principal_arn, MANAGE_ACTION, resource):
+        if not self._allowed(caller.principal_arn, resource):
             return json_response(
                 403,
                 {
