@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -372,8 +373,15 @@ class WebSocketApi:
                 )
 
         ws = _LimitedWebSocket(settings=self.settings, on_too_big=too_big, protocols=protocols)
-        await ws.prepare(request)
         conn = _Connection(info=info, ws=ws, variables=stage.variables)
+        try:
+            await ws.prepare(request)
+        except (ConnectionError, RuntimeError) as gone:
+            # The client left while $connect ran: $connect succeeded, so $disconnect runs.
+            log.info("%s: the client left during $connect: %s", api.ref.api_id, gone)
+            self._forget(conn)
+            self._spawn(self._disconnect(conn, WSCloseCode.ABNORMAL_CLOSURE, "Going away"))
+            return ws
         holder.append(conn)
         self._connections[info.connection_id] = conn
         self._arm_timers(conn)
@@ -565,7 +573,7 @@ class WebSocketApi:
             raise _Refused(_message_response(500, "Internal server error"), str(failure)) from None
         if error is not None:
             # A function failing with the message "Unauthorized" is API Gateway's 401.
-            if b'"errorMessage":"Unauthorized"' in payload.replace(b": ", b":"):
+            if _error_message(payload) == "Unauthorized":
                 raise _Refused(_message_response(401, "Unauthorized"), "authorizer: Unauthorized")
             raise _Refused(
                 _message_response(500, "Internal server error"), f"authorizer failed: {error}"
@@ -762,6 +770,16 @@ class WebSocketApi:
         if not await self._deliver(conn, data):
             return json_response(410, None, error_type="GoneException", request_id=request_id)
         return json_response(200, None, request_id=request_id)
+
+
+def _error_message(payload: bytes) -> str | None:
+    """The errorMessage of a function error's payload."""
+    try:
+        error = json.loads(payload)
+    except ValueError:
+        return None
+    message = error.get("errorMessage") if isinstance(error, dict) else None
+    return message if isinstance(message, str) else None
 
 
 def _message_response(status: int, message: str) -> web.Response:

@@ -339,6 +339,24 @@ def test_connect_accepts_any_2xx_and_no_status(probe: WebSocketApi) -> None:
             pass
 
 
+def test_a_client_gone_during_a_slow_connect_still_gets_its_disconnect(
+    probe: WebSocketApi, events_file: Path
+) -> None:
+    from urllib.parse import quote
+
+    slow = quote(json.dumps({"sleep": 1.0, "then": {"statusCode": 200}}))
+    marker = uuid.uuid4().hex
+    with pytest.raises(TimeoutError):
+        connect(
+            f"{probe.websocket_url}?answer={slow}",
+            open_timeout=0.3,
+            additional_headers={"X-Probe": marker},
+        )
+    connection_id = connect_event_of(events_file, marker)["requestContext"]["connectionId"]
+    context = disconnect_of(events_file, connection_id)
+    assert context["disconnectStatusCode"] == 1006
+
+
 def test_an_unknown_stage_is_forbidden_and_plain_http_needs_an_upgrade(
     probe: WebSocketApi,
 ) -> None:
