@@ -95,6 +95,12 @@ class HttpApi:
             return _error(404, "Not Found", request_id)
         route_key, parameters = matched
         route = api.routes[route_key]
+        if route.authorization_type not in ("NONE", ""):
+            # Refused rather than served open: JWT, Lambda and IAM authorization of HTTP API
+            # routes are not emulated.
+            log.info("%s %s: authorization %s is not emulated", api.ref.api_id, route_key,
+                     route.authorization_type)  # fmt: skip
+            return _error(403, "Forbidden", request_id)
         integration = api.integrations.get(route.integration_id or "")
         info = HttpRequestInfo(
             method=request.method,

@@ -272,3 +272,12 @@ def test_no_route_no_stage_and_no_permission(aws: Aws, recorder: str) -> None:
     _, unpermitted = deploy_http_api(aws, {"$default": (recorder, "2.0")}, permissions=False)
     status, _, body = fetch(f"{unpermitted}/")
     assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+
+
+def test_a_route_with_authorization_is_refused_not_served_open(aws: Aws, recorder: str) -> None:
+    api_id, endpoint = deploy_http_api(aws, {"$default": (recorder, "2.0")})
+    client = aws("apigatewayv2")
+    (route,) = client.get_routes(ApiId=api_id)["Items"]
+    client.update_route(ApiId=api_id, RouteId=route["RouteId"], AuthorizationType="AWS_IAM")
+    status, _, body = fetch(f"{endpoint}/")
+    assert (status, json.loads(body)) == (403, {"message": "Forbidden"})
