@@ -1,7 +1,8 @@
 """``python -m bench [group ...]``: run the benchmarks, print the table, write build/bench.json.
 
 Groups: synth, handlers, deploy (deploy-local with the virtual environment present), msk
-(producer throughput through the MSK front door) and fresh-clone (clone, then make
+(producer throughput through the MSK front door), apigateway (@connections POST latency and
+throughput through the local API gateway) and fresh-clone (clone, then make
 deploy-local: several minutes, so only when named). With no group named, every group but
 fresh-clone runs. Exits 1 when a target is missed.
 """
@@ -26,6 +27,7 @@ GROUPS = {
     "deploy": "bench.deploy",
     "fresh-clone": "bench.fresh_clone",
     "msk": "bench.msk",
+    "apigateway": "bench.apigateway",
 }
 DEFAULT_GROUPS = ("synth", "handlers", "deploy", "msk")
 
