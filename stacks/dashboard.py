@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdktf import Fn
 from cdktf_cdktf_provider_aws.apigatewayv2_api import Apigatewayv2Api
 from cdktf_cdktf_provider_aws.apigatewayv2_integration import Apigatewayv2Integration
 from cdktf_cdktf_provider_aws.apigatewayv2_route import Apigatewayv2Route
@@ -83,6 +84,12 @@ class DashboardStack(PlatformStack):
             default_route_settings={"throttling_burst_limit": 500, "throttling_rate_limit": 100},
         )
         connections_arn = f"{api.execution_arn}/{settings.stage_name}/POST/@connections/*"
+        # Built from the API's endpoint, not the stage's invoke_url (which the provider derives
+        # from the region's DNS name): on AWS both give wss://<id>.execute-api.<region>...; on
+        # the local platform only the endpoint carries the emulator's loopback address.
+        websocket_url = f"{api.api_endpoint}/{stage.name}"
+        # The @connections API: the same host over HTTPS (wss -> https; locally ws -> http).
+        callback_url = f"{Fn.replace(api.api_endpoint, '/^ws/', 'http')}/{stage.name}"
 
         websocket_functions = []
         for route_key, handler, actions in (
@@ -156,10 +163,7 @@ class DashboardStack(PlatformStack):
                 timeout_seconds=lambdas.timeout_seconds,
                 environment={
                     "CONNECTIONS_TABLE": table.name,
-                    "WEBSOCKET_CALLBACK_URL": (
-                        f"https://{api.id}.execute-api.{self.context.region}."
-                        f"{self.partition.dns_suffix}/{settings.stage_name}"
-                    ),
+                    "WEBSOCKET_CALLBACK_URL": callback_url,
                 },
                 statements=(
                     Allow(
@@ -219,11 +223,11 @@ class DashboardStack(PlatformStack):
             depends_on=[consumer.function],
         )
 
-        page_url = self._dashboard_page(props, stage.invoke_url)
+        page_url = self._dashboard_page(props, websocket_url)
 
         out = DashboardOutputs
         self.export(out.DASHBOARD_URL, page_url)
-        self.export(out.WEBSOCKET_URL, stage.invoke_url)
+        self.export(out.WEBSOCKET_URL, websocket_url)
         self.export(out.WEBSOCKET_API_ID, api.id)
         self.export(out.CONNECTIONS_TABLE, table.name)
         self.export(out.CONSUMER_FUNCTION, consumer.function_name)

@@ -16,14 +16,14 @@ Usage (the integrator creates one gateway per emulator process)::
 
     from emulator.dataplane import apigateway_moto
     from emulator.dataplane.apigateway import ApiGateway, GatewaySettings
-    from emulator.dataplane.credentials import MotoIdentities
+    from emulator.dataplane.credentials import IamPolicyAuthorizer, MotoIdentities
 
     identities = MotoIdentities()
     gateway = ApiGateway(
         apis=apigateway_moto.MotoApis(),                 # routes etc. read per request
         invoke=invoke,                                   # (function ARN, event) -> (result, error)
         credentials=identities.lookup,                   # SigV4 keys of @connections callers
-        is_allowed=identities.is_allowed,                # their execute-api grants
+        is_allowed=IamPolicyAuthorizer(identities.policies).is_allowed,  # execute-api grants
         permission=apigateway_moto.lambda_permission,    # the functions' resource policies
         settings=GatewaySettings(),                      # AWS's limits by default
     )

@@ -22,7 +22,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from .apigateway_events import function_arn_from_uri
-from .credentials import Credentials
+from .credentials import CredentialsLookup
 
 log = logging.getLogger("emulator.apigateway")
 
@@ -49,7 +49,7 @@ __all__ = [
 Invoke = Callable[[str, bytes], tuple[bytes, str | None]]
 # (function ARN, source ARN) -> may apigateway.amazonaws.com invoke it for that source?
 InvokePermission = Callable[[str, str], bool]
-CredentialsLookup = Callable[[str], Credentials | None]
+# (principal ARN, action, resource ARN) -> allowed? (an Authorizer's is_allowed)
 IsAllowed = Callable[[str, str, str], bool]
 
 KIB: Final = 1024

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
+from .credentials import arn_like
+
 __all__ = [
     "AuthorizerDecision",
     "ConnectionInfo",
@@ -37,7 +39,6 @@ __all__ = [
     "HttpRequestInfo",
     "MalformedResponse",
     "ProxyAnswer",
-    "arn_like",
     "authorizer_decision",
     "authorizer_event",
     "clf_time",
@@ -98,14 +99,6 @@ def function_arn_from_uri(uri: str) -> str | None:
     match = _LAMBDA_URI.match(uri or "")
     candidate = match.group("function") if match else uri
     return candidate if candidate and _FUNCTION_ARN.match(candidate) else None
-
-
-def arn_like(pattern: str, value: str) -> bool:
-    """IAM's ArnLike/StringLike: ``*`` matches any run of characters, ``?`` one character."""
-    expression = "".join(
-        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
-    )
-    return re.fullmatch(expression, value, re.DOTALL) is not None
 
 
 def _header_maps(

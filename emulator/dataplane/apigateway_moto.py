@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, Protocol, TypeVar
 
 from moto.apigatewayv2.models import ApiGatewayV2Backend, apigatewayv2_backends
-from moto.awslambda.models import lambda_backends
 
 from .._compat import check_moto_version
 from .apigateway_core import (
@@ -35,7 +34,7 @@ from .apigateway_core import (
     RouteSpec,
     StageSpec,
 )
-from .apigateway_events import arn_like
+from .lambda_service import invoke_permitted
 
 __all__ = ["MotoApis", "Serving", "install", "lambda_permission", "uninstall"]
 
@@ -43,7 +42,6 @@ log = logging.getLogger("emulator.apigateway")
 
 _V = TypeVar("_V")
 APIGATEWAY_PRINCIPAL: Final = "apigateway.amazonaws.com"
-_INVOKE_ACTIONS: Final = ("lambda:InvokeFunction", "lambda:*", "*")
 
 
 class Serving(Protocol):
@@ -168,75 +166,9 @@ def _identity_sources(value: Any) -> tuple[str, ...]:
     return ()
 
 
-def _function_parts(function_arn: str) -> tuple[str, str, str] | None:
-    parts = function_arn.split(":")
-    if len(parts) < 7 or parts[2] != "lambda":
-        return None
-    return parts[4], parts[3], parts[6]  # account, region, name
-
-
 def lambda_permission(function_arn: str, source_arn: str) -> bool:
-    """Does the function's resource policy let API Gateway invoke it for ``source_arn``?
-
-    A statement allows when its principal is the service ``apigateway.amazonaws.com`` (or
-    ``*``), its action covers ``lambda:InvokeFunction``, and its conditions hold
-    (``ArnLike``/``ArnEquals``/``StringLike``/``StringEquals`` on ``AWS:SourceArn``,
-    ``StringEquals`` on ``AWS:SourceAccount``); an explicit Deny wins. A function without a
-    policy allows nothing, as on AWS.
-    """
-    parts = _function_parts(function_arn)
-    if parts is None:
-        return False
-    account, region, name = parts
-    try:
-        function = lambda_backends[account][region].get_function(name)
-    except Exception:
-        return False
-    allowed = False
-    for statement in list(function.policy.statements if function.policy else []):
-        if not _statement_applies(statement, source_arn, account):
-            continue
-        if statement.get("Effect", "Allow") == "Deny":
-            return False
-        allowed = True
-    return allowed
-
-
-def _listed(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return [str(value)] if value is not None else []
-
-
-def _statement_applies(statement: Mapping[str, Any], source_arn: str, account: str) -> bool:
-    principal = statement.get("Principal")
-    services = (
-        _listed(principal.get("Service")) + _listed(principal.get("AWS"))
-        if isinstance(principal, dict)
-        else _listed(principal)
-    )
-    if not any(p in (APIGATEWAY_PRINCIPAL, "*") for p in services):
-        return False
-    if not any(a in _INVOKE_ACTIONS for a in _listed(statement.get("Action"))):
-        return False
-    conditions = statement.get("Condition") or {}
-    values = {"aws:sourcearn": source_arn, "aws:sourceaccount": account}
-    for operator, tests in conditions.items():
-        for key, expected in (tests or {}).items():
-            actual = values.get(str(key).lower())
-            if actual is None:
-                return False
-            patterns = _listed(expected)
-            if operator in ("ArnLike", "StringLike"):
-                matched = any(arn_like(p, actual) for p in patterns)
-            elif operator in ("ArnEquals", "StringEquals"):
-                matched = actual in patterns
-            else:
-                log.info("Lambda policy condition %s is not evaluated: no match", operator)
-                matched = False
-            if not matched:
-                return False
-    return True
+    """Does the function's resource policy let API Gateway invoke it for ``source_arn``?"""
+    return invoke_permitted(function_arn, APIGATEWAY_PRINCIPAL, source_arn)
 
 
 def install(gateway: Serving) -> None:

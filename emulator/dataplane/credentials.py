@@ -16,6 +16,7 @@ One place for what every data-plane service needs of IAM and STS:
 from __future__ import annotations
 
 import datetime
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -190,6 +191,14 @@ class IamPolicyAuthorizer:
                 return False
             allowed = allowed or result == PermissionResult.PERMITTED
         return allowed
+
+
+def arn_like(pattern: str, value: str) -> bool:
+    """IAM's ArnLike/StringLike: ``*`` matches any run of characters, ``?`` one character."""
+    expression = "".join(
+        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
+    )
+    return re.fullmatch(expression, value, re.DOTALL) is not None
 
 
 def _document(policy: Any) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -30,6 +31,7 @@ from moto.awslambda.utils import get_backend
 from moto.sqs.models import sqs_backends
 
 from .._compat import patch_attribute
+from .credentials import arn_like
 from .lambda_async import AsyncInvoker, AsyncTarget, EventInvokeConfig
 from .lambda_runtime import FunctionConfig, InvokeResult, LambdaRuntime, LambdaServiceError
 
@@ -83,6 +85,75 @@ def function_config(fn: LambdaFunction) -> FunctionConfig:
         runtime=fn.run_time or "python3.13",
         log_group=fn.logs_group_name,
     )
+
+
+_INVOKE_ACTIONS = ("lambda:InvokeFunction", "lambda:*", "*")
+
+
+def invoke_permitted(function_arn: str, service: str, source_arn: str) -> bool:
+    """Does the function's resource policy let ``service`` invoke it for ``source_arn``?
+
+    A statement allows when its principal is the service (or ``*``), its action covers
+    ``lambda:InvokeFunction``, and its conditions hold (``ArnLike``/``ArnEquals``/
+    ``StringLike``/``StringEquals`` on ``AWS:SourceArn``, ``StringEquals`` on
+    ``AWS:SourceAccount``); an explicit Deny wins. A function without a policy allows
+    nothing, as on AWS. EventBridge and API Gateway both ask this before invoking.
+    """
+    parts = function_arn.split(":")
+    if len(parts) < 7 or parts[2] != "lambda":
+        return False
+    account, region, name = parts[4], parts[3], parts[6]
+    try:
+        function = lambda_backend(account, region).get_function(name)
+    except Exception:
+        return False
+    allowed = False
+    for statement in list(function.policy.statements if function.policy else []):
+        if not _statement_applies(statement, service, source_arn, account):
+            continue
+        if statement.get("Effect", "Allow") == "Deny":
+            return False
+        allowed = True
+    return allowed
+
+
+def _listed(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)] if value is not None else []
+
+
+def _statement_applies(
+    statement: Mapping[str, Any], service: str, source_arn: str, account: str
+) -> bool:
+    principal = statement.get("Principal")
+    services = (
+        _listed(principal.get("Service")) + _listed(principal.get("AWS"))
+        if isinstance(principal, dict)
+        else _listed(principal)
+    )
+    if not any(p in (service, "*") for p in services):
+        return False
+    if not any(a in _INVOKE_ACTIONS for a in _listed(statement.get("Action"))):
+        return False
+    conditions = statement.get("Condition") or {}
+    values = {"aws:sourcearn": source_arn, "aws:sourceaccount": account}
+    for operator, tests in conditions.items():
+        for key, expected in (tests or {}).items():
+            actual = values.get(str(key).lower())
+            if actual is None:
+                return False
+            patterns = _listed(expected)
+            if operator in ("ArnLike", "StringLike"):
+                matched = any(arn_like(p, actual) for p in patterns)
+            elif operator in ("ArnEquals", "StringEquals"):
+                matched = actual in patterns
+            else:
+                log.info("Lambda policy condition %s is not evaluated: no match", operator)
+                matched = False
+            if not matched:
+                return False
+    return True
 
 
 class LambdaService:

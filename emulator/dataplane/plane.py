@@ -2,8 +2,8 @@
 
 :func:`start` builds and installs, in order: the per-deploy CA, the Lambda runtime and
 Invoke (:mod:`.lambda_service`), the brokers of MSK clusters (:mod:`.msk_service`), the
-EventBridge schedules (:mod:`.schedules`) and the MSK event source mappings
-(:mod:`.kafka_event_sources`). :meth:`DataPlane.stop` stops them in reverse and then every
+WebSocket and HTTP APIs of API Gateway (:mod:`.apigateway`), the EventBridge schedules
+(:mod:`.schedules`) and the MSK event source mappings (:mod:`.kafka_event_sources`). :meth:`DataPlane.stop` stops them in reverse and then every
 child process (the supervisor).
 
 Two controls join moto's own ``/moto-api``:
@@ -22,16 +22,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from moto.awslambda.exceptions import LambdaClientError
 from moto.moto_api._internal import urls as moto_api_urls
 
 from .._compat import patch_attribute
-from .credentials import MotoIdentities
+from . import apigateway_moto
+from .apigateway import ApiGateway, GatewaySettings
+from .credentials import IamPolicyAuthorizer, MotoIdentities
 from .kafka_event_sources import KafkaEventSources
 from .lambda_async import DEFAULT_TIME_SCALE
 from .lambda_logs import MotoLogsSink
 from .lambda_runtime import LambdaRuntime
-from .lambda_service import LambdaService
+from .lambda_service import LambdaService, invoke_permitted
 from .lambda_site import load_site
 from .msk_service import MskService
 from .schedules import Schedules
@@ -40,6 +41,7 @@ from .tls import TlsFiles, ensure_local_ca
 
 log = logging.getLogger("emulator.dataplane")
 
+EVENTS_PRINCIPAL = "events.amazonaws.com"
 STATUS_PATH = "/moto-api/acme/status"
 FIRE_RULE_PATH = "/moto-api/acme/fire-rule"
 
@@ -81,7 +83,18 @@ class DataPlane:
             identities=self.identities,
             log_dir=settings.workdir / "msk",
         )
-        self.schedules = Schedules(self._invoke_event, self._policy_of)
+        self.gateway = ApiGateway(
+            apis=apigateway_moto.MotoApis(),
+            invoke=self._invoke_sync,
+            credentials=self.identities.lookup,
+            is_allowed=IamPolicyAuthorizer(self.identities.policies).is_allowed,
+            permission=apigateway_moto.lambda_permission,
+            settings=GatewaySettings(),
+        )
+        self.schedules = Schedules(
+            self._invoke_event,
+            lambda function, rule: invoke_permitted(function, EVENTS_PRINCIPAL, rule),
+        )
         self.event_sources = KafkaEventSources(
             access=self.msk.access,
             invoke=self._invoke_sync,
@@ -99,18 +112,13 @@ class DataPlane:
         result = self.lambdas.invoke(self.lambdas.function(function_arn), payload)
         return result.payload, result.function_error
 
-    def _policy_of(self, function_arn: str) -> str | None:
-        try:
-            policy = self.lambdas.function(function_arn).policy.get_policy()
-        except (LambdaClientError, Exception):
-            return None  # no resource policy: nobody else may invoke it
-        return json.dumps(policy["Policy"])
-
     # --- lifecycle ---
 
     def install(self) -> None:
         self.lambdas.install()
         self.msk.install()
+        self.gateway.start()
+        apigateway_moto.install(self.gateway)
         self._follow_moto_reset()
         moto_api_urls.url_paths["{0}" + STATUS_PATH + "$"] = self._status_response
         moto_api_urls.url_paths["{0}" + FIRE_RULE_PATH + "$"] = self._fire_response
@@ -134,6 +142,8 @@ class DataPlane:
     def stop(self) -> None:
         self.event_sources.stop()
         self.schedules.stop()
+        apigateway_moto.uninstall()
+        self.gateway.stop()
         self.lambdas.shutdown()
         self.msk.stop()
         self.supervisor.stop_all()
@@ -151,6 +161,10 @@ class DataPlane:
                     "broker_pid": cluster.process.pid if cluster.process else None,
                 }
                 for arn, cluster in self.msk.clusters().items()
+            ],
+            "apis": [
+                {"api_id": api.ref.api_id, "protocol": api.protocol, "endpoint": api.endpoint}
+                for api in self.gateway.served()
             ],
             "functions": [asdict(env) for env in self.runtime.environments()],
             "schedules": [

@@ -163,26 +163,6 @@ def scheduled_event(rule: Rule, moment: datetime) -> dict[str, Any]:
     }
 
 
-def may_invoke(policy_json: str | None, rule_arn: str) -> bool:
-    """Does a function's resource policy let EventBridge invoke it from ``rule_arn``?"""
-    if not policy_json:
-        return False
-    for statement in json.loads(policy_json).get("Statement", []):
-        principal = statement.get("Principal", {})
-        service = principal.get("Service") if isinstance(principal, dict) else principal
-        actions = statement.get("Action")
-        actions = actions if isinstance(actions, list) else [actions]
-        source = (statement.get("Condition", {}).get("ArnLike") or {}).get("AWS:SourceArn")
-        if (
-            statement.get("Effect") == "Allow"
-            and service == "events.amazonaws.com"
-            and any(a in ("lambda:InvokeFunction", "lambda:*") for a in actions)
-            and source in (None, rule_arn)
-        ):
-            return True
-    return False
-
-
 @dataclass
 class _Tracked:
     first_seen: float
@@ -190,15 +170,16 @@ class _Tracked:
 
 
 InvokeLambda = Callable[[str, bytes], None]  # function ARN, payload: an Event invocation
-PolicyOf = Callable[[str], str | None]  # function ARN -> its resource policy JSON
+# (function ARN, rule ARN) -> may EventBridge invoke the function for this rule?
+Permitted = Callable[[str, str], bool]
 
 
 class Schedules:
     """Fires every scheduled rule moto holds (see the module docstring)."""
 
-    def __init__(self, invoke: InvokeLambda, policy_of: PolicyOf) -> None:
+    def __init__(self, invoke: InvokeLambda, permitted: Permitted) -> None:
         self.invoke = invoke
-        self.policy_of = policy_of
+        self.permitted = permitted
         self._tracked: dict[str, _Tracked] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -238,7 +219,7 @@ class Schedules:
             if arn.split(":")[2] != "lambda":
                 log.warning("rule %s: target %s is not a Lambda function: skipped", rule.name, arn)
                 continue
-            if not may_invoke(self.policy_of(arn), rule.arn):
+            if not self.permitted(arn, rule.arn):
                 log.warning(
                     "rule %s: %s's resource policy does not let events.amazonaws.com invoke "
                     "it (EventBridge counts a FailedInvocation)",

@@ -336,9 +336,17 @@ def test_dashboard_page_is_served_by_an_http_api_pointing_at_the_websocket(
         f["function_name"]: f for f in synth.resources("dashboard", "aws_lambda_function").values()
     }
     page = functions["acme-data-dev-dashboard-page"]
-    assert (
-        "aws_apigatewayv2_stage.stage.invoke_url"
-        in page["environment"]["variables"]["WEBSOCKET_URL"]
+    # Built from the API's endpoint (which carries the local address on the emulator) and the
+    # stage; on AWS it equals the stage's invoke_url.
+    websocket_url = (
+        "${aws_apigatewayv2_api.websocket-api.api_endpoint}/${aws_apigatewayv2_stage.stage.name}"
+    )
+    assert page["environment"]["variables"]["WEBSOCKET_URL"] == websocket_url
+    assert synth.stack("dashboard")["output"]["websocket_url"]["value"] == websocket_url
+    consumer = functions["acme-data-dev-consumer"]["environment"]["variables"]
+    assert consumer["WEBSOCKET_CALLBACK_URL"] == (
+        '${replace(aws_apigatewayv2_api.websocket-api.api_endpoint, "/^ws/", "http")}'
+        "/${aws_apigatewayv2_stage.stage.name}"
     )
     assert has(
         synth,

@@ -23,9 +23,10 @@ from typing import Any
 from emulator.dataplane import apigateway_moto
 from emulator.dataplane.apigateway import ApiGateway, GatewaySettings
 from emulator.dataplane.apigateway_core import Invoke
-from emulator.dataplane.credentials import MotoIdentities
+from emulator.dataplane.credentials import IamPolicyAuthorizer, MotoIdentities
 from emulator.dataplane.lambda_logs import MemoryLogSink
 from emulator.dataplane.lambda_runtime import Credentials, FunctionConfig, LambdaRuntime
+from emulator.dataplane.lambda_service import function_config, lambda_backend
 from emulator.dataplane.lambda_site import RuntimeSite
 from emulator.dataplane.supervisor import Supervisor
 from tests.support.lambda_workers import alive
@@ -130,24 +131,8 @@ def function_parts(function_arn: str) -> tuple[str, str, str]:
 
 def moto_function_config(function_arn: str) -> FunctionConfig:
     """The function moto stores under ``function_arn``, as the runtime runs it."""
-    from moto.awslambda.models import lambda_backends
-
     account, region, name = function_parts(function_arn)
-    fn = lambda_backends[account][region].get_function(name)
-    return FunctionConfig(
-        function_name=fn.function_name,
-        function_arn=f"arn:aws:lambda:{region}:{account}:function:{fn.function_name}",
-        handler=str(fn.handler),
-        code=fn.code_bytes,
-        code_sha256=base64.b64decode(fn.code_sha_256).hex(),
-        runtime=str(fn.run_time),
-        environment=dict(fn.environment_vars or {}),
-        timeout=int(fn.timeout),
-        memory_size=int(fn.memory_size),
-        region=region,
-        account_id=account,
-        role_arn=fn.role,
-    )
+    return function_config(lambda_backend(account, region).get_function(name))
 
 
 def runtime_invoke(runtime: LambdaRuntime) -> Invoke:
@@ -192,7 +177,7 @@ def moto_gateway(
         apis=apigateway_moto.MotoApis(),
         invoke=runtime_invoke(runtime),
         credentials=identities.lookup,
-        is_allowed=identities.is_allowed,
+        is_allowed=IamPolicyAuthorizer(identities.policies).is_allowed,
         permission=apigateway_moto.lambda_permission,
         settings=settings,
     )

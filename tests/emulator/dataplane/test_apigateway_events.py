@@ -12,7 +12,6 @@ from emulator.dataplane.apigateway_events import (
     ConnectionInfo,
     HttpRequestInfo,
     MalformedResponse,
-    arn_like,
     authorizer_decision,
     authorizer_event,
     clf_time,
@@ -29,6 +28,7 @@ from emulator.dataplane.apigateway_events import (
     select_route_key,
     websocket_answer,
 )
+from emulator.dataplane.credentials import arn_like
 
 FUNCTION = "arn:aws:lambda:us-west-2:123456789012:function:acme-data-dev-ws-connect"
 CONNECTION = ConnectionInfo(

@@ -14,7 +14,7 @@ from moto.apigatewayv2.models import apigatewayv2_backends
 
 from emulator.dataplane import apigateway_moto
 from emulator.dataplane.apigateway import ApiGateway, ApiRef
-from emulator.dataplane.credentials import MotoIdentities
+from emulator.dataplane.credentials import IamPolicyAuthorizer, MotoIdentities
 from tests.support.apigateway import ACCOUNT, create_function, create_role, make_zip
 
 REGION = "ap-south-1"  # apart from the other modules' APIs, since this one resets its region
@@ -40,7 +40,7 @@ def gateway() -> Iterator[ApiGateway]:
         apis=apigateway_moto.MotoApis(),
         invoke=_no_lambda,
         credentials=identities.lookup,
-        is_allowed=identities.is_allowed,
+        is_allowed=IamPolicyAuthorizer(identities.policies).is_allowed,
     )
     apigateway_moto.install(gateway)  # serve() starts the gateway on the first CreateApi
     try:

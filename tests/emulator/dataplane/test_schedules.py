@@ -13,7 +13,6 @@ from emulator.dataplane.schedules import (
     Cron,
     ScheduleError,
     Schedules,
-    may_invoke,
     rate_seconds,
     scheduled_event,
 )
@@ -45,26 +44,6 @@ def test_cron_expressions_match_aws_fields() -> None:
             Cron.parse(bad)
 
 
-def policy(source_arn: str | None, principal: str = "events.amazonaws.com") -> str:
-    statement: dict[str, Any] = {
-        "Effect": "Allow",
-        "Principal": {"Service": principal},
-        "Action": "lambda:InvokeFunction",
-        "Resource": FUNCTION_ARN,
-    }
-    if source_arn:
-        statement["Condition"] = {"ArnLike": {"AWS:SourceArn": source_arn}}
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
-
-
-def test_only_a_policy_for_eventbridge_and_this_rule_allows_the_invoke() -> None:
-    assert may_invoke(policy(RULE_ARN), RULE_ARN)
-    assert may_invoke(policy(None), RULE_ARN)
-    assert not may_invoke(policy(RULE_ARN + "-other"), RULE_ARN)
-    assert not may_invoke(policy(RULE_ARN, principal="apigateway.amazonaws.com"), RULE_ARN)
-    assert not may_invoke(None, RULE_ARN)
-
-
 class FakeRule:
     name = "acme-data-dev-generator-schedule"
     arn = RULE_ARN
@@ -81,7 +60,7 @@ def test_a_rule_fires_soon_after_it_appears_then_every_period(
     invoked: list[tuple[str, dict[str, Any]]] = []
     schedules = Schedules(
         lambda arn, payload: invoked.append((arn, json.loads(payload))),
-        lambda arn: policy(RULE_ARN),
+        lambda function, rule: (function, rule) == (FUNCTION_ARN, RULE_ARN),
     )
     monkeypatch.setattr(Schedules, "rules", staticmethod(lambda: [FakeRule()]))
     start = 1_000_000.0
@@ -99,7 +78,7 @@ def test_a_rule_fires_soon_after_it_appears_then_every_period(
 
 def test_without_the_invoke_permission_nothing_is_invoked(monkeypatch: pytest.MonkeyPatch) -> None:
     invoked: list[str] = []
-    schedules = Schedules(lambda arn, payload: invoked.append(arn), lambda arn: None)
+    schedules = Schedules(lambda arn, payload: invoked.append(arn), lambda function, rule: False)
     monkeypatch.setattr(Schedules, "rules", staticmethod(lambda: [FakeRule()]))
     assert schedules.fire(FakeRule()) == 0  # type: ignore[arg-type]
     assert invoked == []
