@@ -135,16 +135,21 @@ def _text(data: bytes) -> str:
 
 
 def _duckdb_failure(error: duckdb.Error) -> QueryFailed:
+    """DuckDB's error as Athena's: our own error() texts carry Athena's error name."""
     text = str(error).strip()
     _, _, rest = text.partition(": ")
-    message = rest if rest else text
+    message = (rest or text).splitlines()[0].strip()
     match = _ATHENA_ERROR.match(message)
     if match:
         return QueryFailed(match.group(1), match.group(2).strip())
+    if "Division by zero" in text:
+        return QueryFailed("DIVISION_BY_ZERO", "Division by zero")
+    if "Could not parse string" in text:
+        return QueryFailed("INVALID_FUNCTION_ARGUMENT", message)
     for marker, name in _DUCKDB_ERROR_NAMES:
         if marker in text:
             return QueryFailed(name, message)
-    return QueryFailed("GENERIC_USER_ERROR", f"{text} (DuckDB)")
+    return QueryFailed("GENERIC_USER_ERROR", f"{message} (DuckDB)")
 
 
 def results_csv(result: QueryResult) -> bytes:

@@ -321,9 +321,7 @@ class _Rewriter:
             if len(items) != width:
                 raise _mismatch("VALUES rows have different numbers of columns", row)
             for index, item in enumerate(items):
-                new, item_type = self.expr(item, scope)
-                if new is not item:
-                    item.replace(new)
+                _, item_type = self.expr(item, scope)
                 columns[index].append(item_type)
         types = [_common(column, node, "values of a VALUES column") for column in columns]
         alias = node.args.get("alias")
@@ -333,7 +331,7 @@ class _Rewriter:
         # Rows of one column need the same DuckDB type as Trino's common type.
         for row in rows:
             items = row.expressions if isinstance(row, exp.Tuple) else [row]
-            for item, column_type in zip(items, types, strict=True):
+            for item, column_type in zip(list(items), types, strict=True):
                 if not column_type.is_unknown:
                     item.replace(_cast(item.copy(), column_type))
         self._record(node, names, types)
@@ -405,8 +403,6 @@ class _Rewriter:
         self.outputs[id(node)] = {}
         for projection in list(node.expressions):
             new, projection_type = self.expr(projection, scope)
-            if new is not projection:
-                projection.replace(new)
             names.append(new.alias_or_name)
             types.append(projection_type)
             self.outputs[id(node)][new.alias_or_name] = projection_type
@@ -519,25 +515,19 @@ class _Rewriter:
                 elif isinstance(item, (exp.Rollup, exp.Cube, exp.GroupingSets, exp.Tuple)):
                     self.clause(item, scope)
                 elif key in ("expressions", "this"):
-                    new, _ = self.expr(item, scope)
-                    if new is not item:
-                        item.replace(new)
+                    self.expr(item, scope)
 
     def _ordered(self, item: exp.Ordered, scope: Scope) -> None:
         target = item.this
         if isinstance(target, exp.Literal) and target.is_int:
             return
-        new, _ = self.expr(target, scope)
-        if new is not target:
-            target.replace(new)
+        self.expr(target, scope)
         # Trino puts NULLs last whatever the direction; say so explicitly.
         if item.args.get("nulls_first") is None:
             item.set("nulls_first", False)
 
     def condition(self, node: exp.Expr, scope: Scope, where: str) -> None:
         new, condition_type = self.expr(node, scope)
-        if new is not node:
-            node.replace(new)
         if condition_type.name not in ("boolean", "unknown"):
             raise _mismatch(
                 f"{where} clause must evaluate to a boolean: actual type "
@@ -548,12 +538,19 @@ class _Rewriter:
     # -- expressions --------------------------------------------------------------------------
 
     def expr(self, node: exp.Expr, scope: Scope) -> Typed:
+        """Rewrite ``node`` for DuckDB; the result takes the node's place in the tree."""
         if isinstance(node, (exp.Select, exp.SetOperation)):
             return node, self._single_output(node)
         handler = _HANDLERS.get(type(node))
         if handler is None:
             raise _unsupported(_describe(node), node)
-        return handler(self, node, scope)
+        # Handlers may wrap the node itself (a CAST around it), which re-parents it: note
+        # where it was first.
+        parent, key, index = node.parent, node.arg_key, node.index
+        new, node_type = handler(self, node, scope)
+        if new is not node and parent is not None and key is not None:
+            parent.set(key, new, index=index)
+        return new, node_type
 
     def _single_output(self, node: exp.Expr) -> TrinoType:
         types = self.ordered_outputs.get(id(self._query_root(node)))
@@ -577,9 +574,7 @@ class _Rewriter:
             for item in value if isinstance(value, list) else [value]:
                 if not isinstance(item, exp.Expr):
                     continue
-                new, item_type = self.expr(item, scope)
-                if new is not item:
-                    item.replace(new)
+                _, item_type = self.expr(item, scope)
                 types.append(item_type)
         return types
 
@@ -1372,7 +1367,8 @@ def _element_at(args: list[exp.Expr], types: list[TrinoType], node: exp.Expr) ->
             exp.EQ(this=index.copy(), expression=_lit(0)),
             _error("INVALID_FUNCTION_ARGUMENT: SQL array indices start at 1"),
         ),
-        default=exp.Bracket(this=array.copy(), expressions=[index.copy()]),
+        # list_extract is 1-based and NULL out of range, like element_at.
+        default=_fn("list_extract", array.copy(), index.copy()),
     )
 
 
@@ -1418,7 +1414,9 @@ def _java_pattern(node: exp.Expr, fmt: exp.Expr) -> JavaDatePattern:
     try:
         return JavaDatePattern(fmt.name)
     except ValueError as error:
-        raise _unsupported(str(error), node) from None
+        raise TranslationError(
+            "NOT_SUPPORTED", f"{error} by the local Athena emulator", node
+        ) from None
 
 
 def _temporal(types: list[TrinoType]) -> bool:
@@ -1488,6 +1486,15 @@ _FUNCTIONS: dict[type[exp.Expr] | str, _Function] = {
     ),
     exp.RegexpReplace: _Function((2, 3), _const(T.VARCHAR), _regexp_replace, _strings),
     exp.Trim: _Function((1,), _const(T.VARCHAR), _trim, _strings),
+    exp.Pad: _Function(
+        (3,),
+        _const(T.VARCHAR),
+        lambda args, types, node: _fn("lpad" if node.args.get("is_left") else "rpad", *args),
+        lambda types: _strings([types[0], types[2]]) and types[1].is_integral,
+    ),
+    exp.Trunc: _Function(
+        (1,), _same, _call("trunc"), lambda types: all(t.is_floating for t in types)
+    ),
     exp.Chr: _Function((1,), _const(T.VARCHAR), _call("chr"), lambda ts: ts[0].is_integral),
     exp.Typeof: _Function((1,), _const(T.VARCHAR), _typeof),
     exp.Abs: _Function((1,), _same, _typed_call("abs"), _numbers),
@@ -1565,6 +1572,7 @@ _FLAGS: Final = frozenset(
     {"safe", "zero_start", "clamp_position", "null_if_pos_overflow", "null_if_no_match"}
     | {"empty_if_group_missing", "truncate", "casts_non_integer_decimals", "big_int"}
     | {"nulls_excluded", "binary", "input_type_preserved", "date_part_boundary"}
+    | {"is_left", "fractions_supported"}
 )
 
 
@@ -1763,9 +1771,7 @@ _HANDLERS[exp.ArrayAgg] = _aggregate(
 def _filter(rw: _Rewriter, node: exp.Expr, scope: Scope) -> Typed:
     (aggregate_type,) = rw.args(node, scope, "this")
     condition = node.expression.this
-    new, condition_type = rw.expr(condition, scope)
-    if new is not condition:
-        condition.replace(new)
+    _, condition_type = rw.expr(condition, scope)
     if condition_type.name not in ("boolean", "unknown"):
         raise _mismatch("FILTER condition must be boolean", node)
     aggregate = node.this
@@ -2118,7 +2124,7 @@ def _bracket(rw: _Rewriter, node: exp.Expr, scope: Scope) -> Typed:
             bounds,
             _error(f"INVALID_FUNCTION_ARGUMENT: Array subscript {position} is out of bounds"),
         ),
-        default=exp.Bracket(this=node.this.copy(), expressions=[_lit(position)]),
+        default=_fn("list_extract", node.this.copy(), _lit(position)),
     ), array.element
 
 
@@ -2141,31 +2147,57 @@ _ANONYMOUS["every"] = _every
 _STATEMENTS: Final = (exp.Select, exp.SetOperation, exp.Subquery)
 
 
-def _labels(root: exp.Expr) -> None:
-    """Mark the output columns Athena labels ``_col<n>``, before qualify names them."""
+_LABEL: Final = "athena_label"
+
+
+def _root_select(root: exp.Expr) -> exp.Select | None:
     select = root
     while isinstance(select, (exp.SetOperation, exp.Subquery)):
         select = select.left if isinstance(select, exp.SetOperation) else select.this
-    if not isinstance(select, exp.Select):
+    return select if isinstance(select, exp.Select) else None
+
+
+def _labels(root: exp.Expr) -> None:
+    """Note each output column's heading before qualify renames the projections.
+
+    Athena heads a column with its alias or column name as the query spells it, and an
+    unnamed expression ``_col<position>``. The note rides in the nodes' meta, which qualify
+    keeps; columns a ``*`` expands to carry none and are headed by their name.
+    """
+    select = _root_select(root)
+    if select is None:
         return
     for index, projection in enumerate(list(select.expressions)):
-        if isinstance(projection, (exp.Alias, exp.Column, exp.Star)):
+        if isinstance(projection, exp.Star) or (
+            isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star)
+        ):
             continue
-        projection.replace(exp.alias_(projection.copy(), f"{_UNNAMED}{index}", quoted=True))
+        if isinstance(projection, exp.Alias):
+            label = projection.alias
+        elif isinstance(projection, exp.Column):
+            label = projection.name
+        else:
+            projection = projection.replace(
+                exp.alias_(projection.copy(), f"{_UNNAMED}{index}", quoted=True)
+            )
+            label = _UNNAMED
+        for node in (projection, projection.this):
+            if isinstance(node, exp.Expr):
+                node.meta[_LABEL] = label
 
 
-def _output_labels(root: exp.Expr, originals: Mapping[str, str]) -> list[str]:
-    select = root
-    while isinstance(select, (exp.SetOperation, exp.Subquery)):
-        select = select.left if isinstance(select, exp.SetOperation) else select.this
-    assert isinstance(select, exp.Select)
+def _output_labels(root: exp.Expr) -> list[str]:
+    select = _root_select(root)
+    assert select is not None
     labels = []
     for position, projection in enumerate(select.expressions):
-        name = projection.alias_or_name
-        if name.startswith(_UNNAMED):
+        label = projection.meta.get(_LABEL)
+        if label is None and isinstance(projection.this, exp.Expr):
+            label = projection.this.meta.get(_LABEL)
+        if label == _UNNAMED:
             labels.append(f"_col{position}")
         else:
-            labels.append(originals.get(name, name))
+            labels.append(str(label or projection.alias_or_name))
     return labels
 
 
@@ -2239,11 +2271,6 @@ def translate(
         assert isinstance(tables, dict)
         tables[name] = {column.name: column.type.duckdb() for column in spec.all_columns}
 
-    originals = {
-        projection.alias.lower(): projection.alias
-        for projection in tree.find_all(exp.Alias)
-        if projection.alias
-    }
     _labels(tree)
     try:
         qualified = qualify(
@@ -2260,7 +2287,7 @@ def translate(
 
     rewriter = _Rewriter(specs, now)
     types = rewriter.run(qualified)
-    labels = _output_labels(qualified, originals)
+    labels = _output_labels(qualified)
     columns = tuple(OutputColumn(label, t) for label, t in zip(labels, types, strict=True))
     for column in columns:
         if column.type.name == "interval year to month":
