@@ -538,33 +538,63 @@ def _under(store: ObjectStore, location: str) -> Iterable[tuple[str, StoredObjec
             yield bucket, stored, relative
 
 
-def _template_regex(template: str, keys: Sequence[str]) -> tuple[str, re.Pattern[str]]:
-    """The template's static S3 prefix, and a regex naming each key's value in an S3 URL."""
-    pieces = re.split(r"\$\{([^}]+)\}", template)
-    static = pieces[0]
-    regex = [re.escape(static)]
-    seen = []
-    for index in range(1, len(pieces), 2):
-        name = pieces[index].strip().lower()
-        if name not in keys:
+@dataclass(frozen=True)
+class _Template:
+    """``storage.location.template`` split into literal text and the keys between."""
+
+    literals: tuple[str, ...]  # one more than keys
+    keys: tuple[int, ...]  # positions in the table's partition keys
+
+    @classmethod
+    def parse(cls, template: str, keys: Sequence[str]) -> _Template:
+        pieces = re.split(r"\$\{([^}]+)\}", template)
+        names = [piece.strip().lower() for piece in pieces[1::2]]
+        unknown = [name for name in names if name not in keys]
+        missing = [key for key in keys if key not in names]
+        if unknown or missing:
             raise CatalogError(
                 "HIVE_METASTORE_ERROR",
-                f"storage.location.template names ${{{name}}}, which is not a partition key",
+                f"storage.location.template {template!r} must name every partition key "
+                f"once: unknown {unknown}, missing {missing}",
             )
-        group = f"k{keys.index(name)}"
-        # A key named twice must have the same value both times.
-        regex.append(f"(?P={group})" if name in seen else f"(?P<{group}>[^/]+?)")
-        seen.append(name)
-        regex.append(re.escape(pieces[index + 1]))
-    missing = [key for key in keys if key not in seen]
-    if missing:
-        raise CatalogError(
-            "HIVE_METASTORE_ERROR",
-            f"storage.location.template does not name partition keys {missing}",
-        )
-    if not template.endswith("/"):
-        regex.append("/")
-    return static, re.compile("".join(regex) + ".+", re.DOTALL)
+        literals = list(pieces[0::2])
+        if not literals[-1].endswith("/"):
+            literals[-1] += "/"
+        return cls(tuple(literals), tuple(keys.index(name) for name in names))
+
+    @property
+    def static_prefix(self) -> str:
+        return self.literals[0]
+
+    def match(self, url: str, allowed: Sequence[Values]) -> tuple[str, ...] | None:
+        """The partition values of an object under the template, if it is a projected one.
+
+        A value may contain "/" (a date format like yyyy/MM/dd), so every split of the URL
+        at the literal text is tried until one gives projected values throughout.
+        """
+        found: dict[int, str] = {}
+
+        def walk(position: int, index: int) -> bool:
+            if index == len(self.keys):
+                return position < len(url)  # an object's name follows the last literal
+            literal = self.literals[index + 1]
+            key = self.keys[index]
+            end = url.find(literal, position + 1)
+            while end != -1:
+                value = url[position:end]
+                if value in allowed[key] and found.get(key, value) == value:
+                    known = key in found
+                    found[key] = value
+                    if walk(end + len(literal), index + 1):
+                        return True
+                    if not known:
+                        del found[key]
+                end = url.find(literal, end + 1)
+            return False
+
+        if not url.startswith(self.literals[0]) or not walk(len(self.literals[0]), 0):
+            return None
+        return tuple(found[index] for index in range(len(allowed)))
 
 
 def list_table_objects(
@@ -585,14 +615,10 @@ def list_table_objects(
             found.append(PartitionedObject(bucket, stored.key, stored.size, ()))
     elif table.projections is not None:
         projected = [projection.values(now, injected) for projection in table.projections]
-        static, pattern = _template_regex(table.template, keys)
-        for bucket, stored, _ in _under(store, static.rsplit("/", 1)[0] + "/"):
-            url = f"s3://{bucket}/{stored.key}"
-            match = pattern.fullmatch(url)
-            if not match:
-                continue
-            values = tuple(match.group(f"k{index}") for index in range(len(keys)))
-            if all(value in allowed for value, allowed in zip(values, projected, strict=True)):
+        template = _Template.parse(table.template, keys)
+        for bucket, stored, _ in _under(store, template.static_prefix.rsplit("/", 1)[0] + "/"):
+            values = template.match(f"s3://{bucket}/{stored.key}", projected)
+            if values is not None:
                 found.append(PartitionedObject(bucket, stored.key, stored.size, values))
     else:
         for partition in catalog.get_partitions(table.database, table.name):

@@ -257,16 +257,20 @@ def _decoder(text: str, json_type: str, value_type: TrinoType, column: Column) -
     if name == "timestamp":
         return _timestamp(text, json_type, column)
     if value_type.element is not None:
+        # Elements stay JSON values, so a quoted "[1]" is still told from an array [1].
         element = _decoder(
-            "__element", "json_type(CAST(__element AS JSON))", value_type.element, column
+            "(__element ->> '$')", "json_type(__element)", value_type.element, column
         )
-        items = f"json_extract_string({text}, '$[*]')"
-        single = f"[{text}]"
+        items = f"CAST(json_extract(CAST({text} AS JSON), '$[*]') AS JSON[])"
+        # Any other value is a one-element array (Trino's coercion).
+        single = f"[{_decoder(text, json_type, value_type.element, column)}]"
         return f"""(CASE
             WHEN {text} IS NULL OR {text} = '' THEN NULL
-            ELSE list_transform(CASE WHEN starts_with({text}, '[') THEN (CASE
-                    WHEN {json_type} = 'ARRAY' THEN {items} ELSE {single} END)
-                ELSE {single} END, lambda __element: {element})
+            WHEN starts_with({text}, '[') THEN (CASE
+                WHEN {json_type} = 'ARRAY'
+                    THEN list_transform({items}, lambda __element: {element})
+                ELSE {single} END)
+            ELSE {single}
         END)"""
     raise CatalogError("NOT_SUPPORTED", f"column {column.name}: {value_type} is not emulated")
 
@@ -333,9 +337,11 @@ def json_table_sql(table: TableSpec, objects: str) -> str:
         decoders.append(f"{decoder} AS {quote_identifier(column.name)}")
     if case_insensitive:
         # Trino matches keys ignoring case. Rows keyed in lower case (nearly all) are read as
-        # they are; a row with an upper-case key is rewritten with lower-case keys first.
+        # they are; a row with an upper-case key is rewritten with lower-case keys first, in
+        # reverse order, so that of two keys equal but for case the last one wins, as in
+        # Trino (json_transform takes the first of duplicate keys).
         lowered = (
-            "'{' || array_to_string(list_transform(json_keys(__text), lambda k: "
+            "'{' || array_to_string(list_transform(list_reverse(json_keys(__text)), lambda k: "
             "to_json(lower(k)) || ':' || CAST(json_extract(__text, "
             f"{_json_path_key('k')}) AS VARCHAR)), ',') || '}}'"
         )

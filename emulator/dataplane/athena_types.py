@@ -14,10 +14,10 @@ the same strings. This module knows
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import math
 import re
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -340,14 +340,19 @@ def java_double(value: float) -> str:
     return _java_format(repr(abs(value)), value < 0)
 
 
+def _float32(value: float) -> float:
+    """Round to the nearest 32-bit float, as a C cast does (no overflow near the top)."""
+    return ctypes.c_float(value).value
+
+
 def _shortest_float32(value: float) -> str:
     """The fewest significant digits that read back as the same 32-bit float."""
-    bits = struct.pack(">f", value)
+    target = _float32(value)
     for digits in range(1, 10):
-        candidate = f"{value:.{digits - 1}e}"
-        if struct.pack(">f", float(candidate)) == bits:
+        candidate = f"{target:.{digits - 1}e}"
+        if _float32(float(candidate)) == target:
             return candidate
-    return repr(value)
+    return repr(target)
 
 
 def java_float(value: float) -> str:
