@@ -2303,7 +2303,11 @@ def _from_optimize_error(error: OptimizeError) -> TranslationError:
     text = str(error)
     match = re.match(r"Column '(.+?)' could not be resolved(?:\. Line: (\d+), Col: (\d+))?", text)
     if match:
-        where = f"line {match.group(2)}:{match.group(3)}: " if match.group(2) else ""
+        where = ""
+        if match.group(2):
+            # sqlglot reports where the name ends; Athena where it starts.
+            start = int(match.group(3)) - len(match.group(1).split(".")[-1]) + 1
+            where = f"line {match.group(2)}:{max(start, 1)}: "
         return TranslationError(
             "COLUMN_NOT_FOUND", f"{where}Column '{match.group(1)}' cannot be resolved"
         )
