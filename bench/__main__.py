@@ -1,9 +1,10 @@
 """``python -m bench [group ...]``: run the benchmarks, print the table, write build/bench.json.
 
 Groups: synth, handlers, deploy (deploy-local with the virtual environment present), msk
-(producer throughput through the MSK front door) and fresh-clone (clone, then make
-deploy-local: several minutes, so only when named). With no group named, every group but
-fresh-clone runs. Exits 1 when a target is missed.
+(producer throughput through the MSK front door), athena (queries over 100,000 events in
+the local Athena; only when named) and fresh-clone (clone, then make deploy-local: several
+minutes, so only when named). With no group named, every group but athena and fresh-clone
+runs. Exits 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ GROUPS = {
     "deploy": "bench.deploy",
     "fresh-clone": "bench.fresh_clone",
     "msk": "bench.msk",
+    "athena": "bench.athena",
 }
 DEFAULT_GROUPS = ("synth", "handlers", "deploy", "msk")
 
