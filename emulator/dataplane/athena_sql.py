@@ -914,6 +914,8 @@ def _arithmetic(rw: _Rewriter, node: exp.Expr, scope: Scope) -> Typed:
     temporal = _temporal_arithmetic(node, a, b, kind)
     if temporal is not None:
         return temporal
+    if kind is exp.Mod and (a.is_decimal or b.is_decimal):
+        raise _unsupported("% and mod() of decimals", node)
     result = _numeric_result(a, b, kind)
     if result is None:
         raise _mismatch(

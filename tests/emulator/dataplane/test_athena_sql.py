@@ -55,6 +55,10 @@ VALUES = [
     ("power(2, 10)", "1024.0", "double"),
     ("log10(1000)", "3.0", "double"),
     ("truncate(2.7e0)", "2.0", "double"),
+    ("log(2, 8)", "3.0", "double"),
+    ("mod(7, 3)", "1", "integer"),
+    ("is_nan(nan())", "true", "boolean"),
+    ("infinity()", "Infinity", "double"),
     # NULL handling that DuckDB does differently
     ("greatest(1, NULL)", None, "integer"),
     ("least(1.5, 2)", "1.5", "decimal(11,1)"),
@@ -143,6 +147,18 @@ VALUES = [
         "bigint",
     ),
     ("date_diff('day', DATE '2026-01-10', DATE '2026-01-01')", "-9", "bigint"),
+    (
+        "date_format(TIMESTAMP '2026-01-05 17:08:09', '%c %k %h %l %T %r %w %M %W %f')",
+        "1 17 05 5 17:08:09 05:08:09 PM 1 January Monday 000000",
+        "varchar",
+    ),
+    (
+        "date_diff('millisecond', TIMESTAMP '2026-01-01 00:00:00.000', "
+        "TIMESTAMP '2026-01-01 00:00:01.500')",
+        "1500",
+        "bigint",
+    ),
+    ("date_diff('week', DATE '2026-01-01', DATE '2026-01-20')", "2", "bigint"),
     ("day_of_week(DATE '2026-11-29')", "7", "bigint"),
     ("extract(dow FROM DATE '2026-11-29')", "7", "bigint"),
     ("week(DATE '2026-01-01')", "1", "bigint"),
@@ -299,6 +315,34 @@ QUERIES = [
         [("2", "b"), ("1", "a")],
     ),
     ("SELECT k FROM t ORDER BY n LIMIT 2 OFFSET 1", [("a",), ("b",)]),
+    (
+        "SELECT k, sum(n) FROM t GROUP BY CUBE (k) ORDER BY 1, 2",
+        [("a", "3"), ("b", "3"), (None, "5"), (None, "11")],
+    ),
+    (
+        "SELECT k, ok, count(*) FROM t GROUP BY GROUPING SETS ((k), (ok)) ORDER BY 1, 2, 3",
+        [
+            ("a", None, "2"),
+            ("b", None, "2"),
+            (None, "false", "1"),
+            (None, "true", "3"),
+            (None, None, "1"),
+            (None, None, "1"),
+        ],
+    ),
+    (
+        "SELECT n, percent_rank() OVER (ORDER BY n), cume_dist() OVER (ORDER BY n), "
+        "ntile(2) OVER (ORDER BY n), lead(n) OVER (ORDER BY n), "
+        "first_value(n) OVER (ORDER BY n), last_value(n) OVER (ORDER BY n ROWS BETWEEN "
+        "UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING), nth_value(n, 2) OVER (ORDER BY n), "
+        "dense_rank() OVER (ORDER BY k) FROM t WHERE n IS NOT NULL ORDER BY n",
+        [
+            ("1", "0.0", "0.25", "1", "2", "1", "5", None, "1"),
+            ("2", "0.3333333333333333", "0.5", "1", "3", "1", "5", "2", "1"),
+            ("3", "0.6666666666666666", "0.75", "2", "5", "1", "5", "2", "2"),
+            ("5", "1.0", "1.0", "2", None, "1", "5", "2", "3"),
+        ],
+    ),
     ("SELECT array_agg(n) FROM t WHERE k = 'a'", [("[1, 2]",)]),
     ("SELECT n + m, n * m, d + m FROM t ORDER BY b LIMIT 1", [("2.25", "1.25", "2.75")]),
 ]
@@ -339,6 +383,7 @@ def test_output_columns_are_labelled_as_athena_labels_them(lake: Lakehouse) -> N
         ("SELECT k FROM t TABLESAMPLE BERNOULLI (50)", "NOT_SUPPORTED", "TABLESAMPLE"),
         ("SELECT k FROM t CROSS JOIN UNNEST(ARRAY[1, 2]) AS x(v)", "NOT_SUPPORTED", "nnest"),
         ("SELECT avg(m) OVER (PARTITION BY k) FROM t", "NOT_SUPPORTED", "avg"),
+        ("SELECT m % 2 FROM t", "NOT_SUPPORTED", "decimals"),
     ],
 )
 def test_query_fails_with_athenas_error(lake: Lakehouse, sql: str, error: str, words: str) -> None:
