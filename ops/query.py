@@ -224,6 +224,14 @@ def main(
     if outcome.state != "SUCCEEDED":
         print(f"query {query.name} {outcome.state}: {outcome.reason}", file=err)
         return 1
+    if not outcome.columns:
+        # A SELECT always has columns; plain moto answers every query with none.
+        print(
+            f"query {query.name} SUCCEEDED without result columns: the endpoint does not run "
+            "queries (is the emulator's Athena data plane installed?)",
+            file=err,
+        )
+        return 1
     print(format_table(outcome.columns, outcome.rows), file=out)
     count = len(outcome.rows)
     print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -137,6 +138,20 @@ def test_a_name_saved_in_two_workgroups_needs_the_workgroup(endpoint: str, aws: 
     status, out, _ = run(endpoint, "--name", "twice", "--workgroup", "other")
     assert status == 0
     assert out.splitlines()[2] == "other"
+
+
+def test_an_emulator_whose_athena_does_not_run_queries_is_reported(
+    endpoint: str, aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.athena.responses import AthenaResponse
+
+    def plain_moto(self: AthenaResponse) -> str:  # moto 5.2.5's answer: no rows, no columns
+        return json.dumps({"ResultSet": {"Rows": [], "ResultSetMetadata": {"ColumnInfo": []}}})
+
+    monkeypatch.setattr(AthenaResponse, "get_query_results", plain_moto)
+    status, out, err = run(endpoint, "--name", "by-type")
+    assert status == 1 and out == ""
+    assert "does not run queries" in err
 
 
 def test_an_endpoint_that_does_not_answer_exits_2() -> None:
