@@ -1213,11 +1213,8 @@ def _numbers(types: list[TrinoType]) -> bool:
 
 
 def _call(name: str) -> Callable[[list[exp.Expr], list[TrinoType], exp.Expr], exp.Expr]:
+    """The DuckDB function of that name (its result is cast to Trino's type after)."""
     return lambda args, types, node: _fn(name, *args)
-
-
-def _aggregate_sum(args: list[exp.Expr], types: list[TrinoType], node: exp.Expr) -> exp.Expr:
-    return _fn("sum", *args)
 
 
 def _sum_type(types: list[TrinoType], node: exp.Expr) -> TrinoType:
@@ -1280,15 +1277,6 @@ def _floor_type(types: list[TrinoType], node: exp.Expr) -> TrinoType:
     if value.is_decimal:
         return T.decimal(value.precision - value.scale + min(value.scale, 1), 0)
     return T.DOUBLE if value.is_unknown else value
-
-
-def _typed_call(name: str) -> Callable[[list[exp.Expr], list[TrinoType], exp.Expr], exp.Expr]:
-    """A call whose DuckDB result type may differ from Trino's: cast to Trino's."""
-
-    def build(args: list[exp.Expr], types: list[TrinoType], node: exp.Expr) -> exp.Expr:
-        return _fn(name, *args)
-
-    return build
 
 
 def _substring(args: list[exp.Expr], types: list[TrinoType], node: exp.Expr) -> exp.Expr:
@@ -1421,10 +1409,6 @@ def _java_pattern(node: exp.Expr, fmt: exp.Expr) -> JavaDatePattern:
         ) from None
 
 
-def _temporal(types: list[TrinoType]) -> bool:
-    return all(t.is_temporal or t.is_unknown for t in types[:1])
-
-
 def _date_part(name: str, dates: bool = True) -> _Function:
     def result(types: list[TrinoType], node: exp.Expr) -> TrinoType:
         value = types[0]
@@ -1499,11 +1483,11 @@ _FUNCTIONS: dict[type[exp.Expr] | str, _Function] = {
     ),
     exp.Chr: _Function((1,), _const(T.VARCHAR), _call("chr"), lambda ts: ts[0].is_integral),
     exp.Typeof: _Function((1,), _const(T.VARCHAR), _typeof),
-    exp.Abs: _Function((1,), _same, _typed_call("abs"), _numbers),
-    exp.Sign: _Function((1,), _same, _typed_call("sign"), _numbers),
-    exp.Ceil: _Function((1,), _floor_type, _typed_call("ceil"), _numbers),
-    exp.Floor: _Function((1,), _floor_type, _typed_call("floor"), _numbers),
-    exp.Round: _Function((1, 2), _round_type, _typed_call("round"), _numbers),
+    exp.Abs: _Function((1,), _same, _call("abs"), _numbers),
+    exp.Sign: _Function((1,), _same, _call("sign"), _numbers),
+    exp.Ceil: _Function((1,), _floor_type, _call("ceil"), _numbers),
+    exp.Floor: _Function((1,), _floor_type, _call("floor"), _numbers),
+    exp.Round: _Function((1, 2), _round_type, _call("round"), _numbers),
     exp.Sqrt: _Function((1,), _const(T.DOUBLE), _call("sqrt"), _numbers),
     exp.Ln: _Function((1,), _const(T.DOUBLE), _call("ln"), _numbers),
     exp.Exp: _Function((1,), _const(T.DOUBLE), _call("exp"), _numbers),
