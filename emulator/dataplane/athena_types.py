@@ -275,7 +275,7 @@ _PRECISION: Final = {
     "integer": 10,
     "bigint": 19,
     "double": 17,
-    "real": 7,
+    "real": 17,
 }
 
 
