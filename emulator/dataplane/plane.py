@@ -3,8 +3,8 @@
 :func:`start` builds and installs, in order: the per-deploy CA, the Lambda runtime and
 Invoke (:mod:`.lambda_service`), the brokers of MSK clusters (:mod:`.msk_service`), the
 WebSocket and HTTP APIs of API Gateway (:mod:`.apigateway`), the EventBridge schedules
-(:mod:`.schedules`) and the MSK event source mappings (:mod:`.kafka_event_sources`). :meth:`DataPlane.stop` stops them in reverse and then every
-child process (the supervisor).
+(:mod:`.schedules`) and the MSK event source mappings (:mod:`.kafka_event_sources`).
+:meth:`DataPlane.stop` stops them in reverse, then every child process (the supervisor).
 
 Two controls join moto's own ``/moto-api``:
 

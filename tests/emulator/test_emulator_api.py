@@ -481,3 +481,35 @@ def test_named_query_can_be_deleted_and_is_then_gone(aws: Aws) -> None:
     for call in (athena.get_named_query, athena.delete_named_query):
         with pytest.raises(athena.exceptions.InvalidRequestException, match="does not exist"):
             call(NamedQueryId=query_id)
+
+
+def test_named_queries_are_read_in_a_batch_with_unknown_ids_reported(aws: Aws) -> None:
+    athena = aws("athena")
+    athena.create_work_group(Name="wg-batch")
+    ids = [
+        athena.create_named_query(
+            Name=name,
+            Description=f"the {name} one",
+            Database="db",
+            QueryString=f"SELECT '{name}'",
+            WorkGroup="wg-batch",
+        )["NamedQueryId"]
+        for name in ("first", "second")
+    ]
+    answer = athena.batch_get_named_query(NamedQueryIds=[*ids, "no-such-id"])
+    assert [q["Name"] for q in answer["NamedQueries"]] == ["first", "second"]
+    assert answer["NamedQueries"][1] == {
+        "Name": "second",
+        "Description": "the second one",
+        "Database": "db",
+        "QueryString": "SELECT 'second'",
+        "NamedQueryId": ids[1],
+        "WorkGroup": "wg-batch",
+    }
+    assert answer["UnprocessedNamedQueryIds"] == [
+        {
+            "NamedQueryId": "no-such-id",
+            "ErrorCode": "INVALID_INPUT",
+            "ErrorMessage": "NamedQuery no-such-id does not exist",
+        }
+    ]
