@@ -37,7 +37,7 @@ ifneq ($(strip $(TF_PLUGIN_DIR)),)
 export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
 endif
 
-.PHONY: help venv packages lambda-runtime synth validate lint test bench deploy plan deploy-local destroy-local fire-schedule clean
+.PHONY: help venv packages lambda-runtime synth validate lint test bench deploy plan deploy-local destroy-local fire-schedule query clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -108,6 +108,10 @@ deploy-local: packages lambda-runtime $(TF_CONFIG_DEP) ## Deploy all five stacks
 
 fire-schedule: venv ## Fire the local platform's schedules now (the generator runs at once)
 	$(PY) -m ops.local fire $(LOCAL_ARGS)
+
+NAME ?=
+query: venv ## Run a saved Athena query on the local platform and print its rows (NAME=...)
+	$(PY) -m ops.query --endpoint http://127.0.0.1:$(LOCAL_PORT) $(if $(NAME),--name $(NAME),--list)
 
 destroy-local: venv $(TF_CONFIG_DEP) ## Destroy the local deploy in reverse order and stop the emulator
 	$(PY) -m ops.local destroy $(LOCAL_ARGS)

@@ -126,6 +126,10 @@ def print_what_runs(target: LocalTarget) -> None:
             f"{broker['broker']} (pid {broker['broker_pid']})"
         )
     print(f"   local CA (workers trust it)   {status['ca_certificate']}")
+    for api in status["apis"]:
+        print(f"   API Gateway {api['protocol']:<10}      {api['endpoint']}  ({api['api_id']})")
+    for stream in status["delivery_streams"]:
+        print(f"   Firehose                      {stream['topic']} -> S3 ({stream['name']})")
     for mapping in status["event_source_mappings"]:
         print(
             f"   event source mapping          {mapping['topic']} -> "
@@ -137,7 +141,11 @@ def print_what_runs(target: LocalTarget) -> None:
         "   Lambda functions run in workers of their own (build/lambda-runtime); logs in "
         f"CloudWatch Logs: aws --endpoint-url {target.endpoint} logs tail /aws/lambda/<name>"
     )
-    print(f"\n   fire the schedules now: make fire-schedule LOCAL_PORT={target.port}")
+    outputs = json.loads((target.workdir / "outputs.json").read_text())
+    port = f" LOCAL_PORT={target.port}" if target.port != DEFAULT_PORT else ""
+    print(f"\n   open the live dashboard:  {outputs['dashboard']['dashboard_url']}")
+    print(f"   fire the schedules now:   make fire-schedule{port}")
+    print(f"   run a saved query:        make query{port} NAME=events-by-type")
 
 
 def fire(target: LocalTarget) -> None:

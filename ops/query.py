@@ -1,6 +1,7 @@
 r"""Run a saved (named) Athena query by name and print its rows.
 
     python -m ops.query --endpoint http://127.0.0.1:4599 --name events-by-type
+    python -m ops.query --endpoint http://127.0.0.1:4599 --list
     python -m ops.query --endpoint URL --name device-distribution \
         --workgroup acme-data-dev-analytics
 
@@ -99,10 +100,15 @@ def _named_queries(athena: Any, workgroup: str) -> list[NamedQuery]:
     return found
 
 
+def all_named_queries(athena: Any, workgroup: str | None = None) -> list[NamedQuery]:
+    """Every saved query (of ``workgroup``, or of every workgroup)."""
+    groups = [workgroup] if workgroup else _workgroups(athena)
+    return [query for group in groups for query in _named_queries(athena, group)]
+
+
 def find_named_query(athena: Any, name: str, workgroup: str | None = None) -> NamedQuery:
     """The saved query called ``name`` (in ``workgroup``, or the only one of that name)."""
-    groups = [workgroup] if workgroup else _workgroups(athena)
-    known = [query for group in groups for query in _named_queries(athena, group)]
+    known = all_named_queries(athena, workgroup)
     matches = [query for query in known if query.name == name]
     if len(matches) == 1:
         return matches[0]
@@ -206,13 +212,19 @@ def main(
         prog="python -m ops.query", description="Run a saved Athena query and print its rows"
     )
     parser.add_argument("--endpoint", required=True, help="the emulator, http://127.0.0.1:PORT")
-    parser.add_argument("--name", required=True, help="the saved query's name")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--name", help="the saved query's name")
+    which.add_argument("--list", action="store_true", help="list the saved queries")
     parser.add_argument("--workgroup", help="workgroup holding the saved query")
     parser.add_argument("--region", default=DEFAULT_REGION, help=f"({DEFAULT_REGION})")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait (300)")
     args = parser.parse_args(argv)
     athena = _client(args.endpoint, args.region)
     try:
+        if args.list:
+            for saved in all_named_queries(athena, args.workgroup):
+                print(f"{saved.name:32} {saved.workgroup:28} {saved.description}", file=out)
+            return 0
         query = find_named_query(athena, args.name, args.workgroup)
         outcome = run_query(athena, query, timeout_seconds=args.timeout)
     except QueryError as error:

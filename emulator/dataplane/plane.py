@@ -2,7 +2,9 @@
 
 :func:`start` builds and installs, in order: the per-deploy CA, the Lambda runtime and
 Invoke (:mod:`.lambda_service`), the brokers of MSK clusters (:mod:`.msk_service`), the
-WebSocket and HTTP APIs of API Gateway (:mod:`.apigateway`), the EventBridge schedules
+WebSocket and HTTP APIs of API Gateway (:mod:`.apigateway`), Athena queries over the Glue
+tables (:mod:`.athena`), Firehose delivery from MSK to S3 (:mod:`.firehose_delivery`), the
+EventBridge schedules
 (:mod:`.schedules`) and the MSK event source mappings (:mod:`.kafka_event_sources`).
 :meth:`DataPlane.stop` stops them in reverse, then every child process (the supervisor).
 
@@ -25,9 +27,10 @@ from typing import Any
 from moto.moto_api._internal import urls as moto_api_urls
 
 from .._compat import patch_attribute
-from . import apigateway_moto
+from . import apigateway_moto, athena
 from .apigateway import ApiGateway, GatewaySettings
 from .credentials import IamPolicyAuthorizer, MotoIdentities
+from .firehose_delivery import FirehoseDelivery
 from .kafka_event_sources import KafkaEventSources
 from .lambda_async import DEFAULT_TIME_SCALE
 from .lambda_logs import MotoLogsSink
@@ -91,6 +94,11 @@ class DataPlane:
             permission=apigateway_moto.lambda_permission,
             settings=GatewaySettings(),
         )
+        self.firehose = FirehoseDelivery(
+            access=self.msk.access,
+            credentials=self.identities.for_role,
+            authorizer=IamPolicyAuthorizer(self.identities.policies),
+        )
         self.schedules = Schedules(
             self._invoke_event,
             lambda function, rule: invoke_permitted(function, EVENTS_PRINCIPAL, rule),
@@ -119,9 +127,11 @@ class DataPlane:
         self.msk.install()
         self.gateway.start()
         apigateway_moto.install(self.gateway)
+        athena.install()
         self._follow_moto_reset()
         moto_api_urls.url_paths["{0}" + STATUS_PATH + "$"] = self._status_response
         moto_api_urls.url_paths["{0}" + FIRE_RULE_PATH + "$"] = self._fire_response
+        self.firehose.start()
         self.schedules.start()
         self.event_sources.start()
 
@@ -142,8 +152,10 @@ class DataPlane:
     def stop(self) -> None:
         self.event_sources.stop()
         self.schedules.stop()
+        self.firehose.stop()
         apigateway_moto.uninstall()
         self.gateway.stop()
+        athena.shutdown()
         self.lambdas.shutdown()
         self.msk.stop()
         self.supervisor.stop_all()
@@ -174,6 +186,7 @@ class DataPlane:
             ],
             "fired": [{"rule_arn": arn, "time": at} for arn, at in self.schedules.fired],
             "event_source_mappings": [asdict(s) for s in self.event_sources.status()],
+            "delivery_streams": [asdict(s) for s in self.firehose.status()],
             "pending_events": self.lambdas.events.pending(),
         }
 
