@@ -54,9 +54,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
-import boto3
 from aws_lambda_powertools import Logger
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from connections import SettingsError, connections_table
 from telemetry_contract import load_contract, value_type_error
@@ -379,6 +377,10 @@ def process(
 
 @functools.cache
 def _clients(callback_url: str) -> tuple[Any, Any]:
+    # boto3 is imported on first use, not at import: it is most of a cold import's time.
+    import boto3
+    from botocore.config import Config
+
     config = Config(
         retries={"mode": "standard", "max_attempts": 3},
         max_pool_connections=MAX_WORKERS,

@@ -35,8 +35,6 @@ from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import Any, Final
 
-import boto3
-from botocore.config import Config
 from json_log import fields, get_logger
 from telemetry_contract import load_contract
 
@@ -362,6 +360,10 @@ def invoke_producer(lambda_client: Any, function_name: str, payloads: Sequence[b
 
 @functools.cache
 def _lambda_client() -> Any:
+    # boto3 is imported on first use, not at import: it is most of a cold import's time.
+    import boto3
+    from botocore.config import Config
+
     return boto3.client("lambda", config=Config(retries={"mode": "standard"}))
 
 
