@@ -75,6 +75,7 @@ def imported_roots(path: Path) -> set[str]:
 
 def test_expected_functions():
     assert [f.name for f in FOLDERS] == [
+        "broadcaster",
         "consumer",
         "dashboard_page",
         "generator",
