@@ -84,7 +84,7 @@ def run(
             "post to connection failed",
             extra=fields(connection_id=failure.connection_id, reason=failure.reason),
         )
-    counts = result.counts()
+    counts: dict[str, int] = result.counts()
     log.info("slice broadcast", extra=fields(**counts, bytes=len(request.message)))
     return counts
 

@@ -23,7 +23,7 @@ from tests.support.services import connections_api, connections_api_stats
 
 def message() -> bytes:
     views = [consumer.dashboard_view(e) for e in generator.generate_events(30, random.Random(4))]
-    built = consumer.build_message(views)
+    built: bytes | None = consumer.build_message(views)
     assert built is not None
     return built
 

@@ -109,7 +109,8 @@ def scripted_server(answers: list[Answer]) -> Iterator[tuple[str, list[bytes], l
             for line in head.split(b"\r\n")
             if line.lower().startswith(b"content-length:")
         )
-        return head + reader.read(length)
+        body: bytes = reader.read(length)
+        return head + body
 
     def serve_connection(conn: socket.socket) -> None:
         with conn, conn.makefile("rb") as reader:
