@@ -183,7 +183,7 @@ def test_flat_package_layout_imports_and_finds_the_contract(folder: Path, tmp_pa
 
 
 # Loaded on first use, never at import: together they were most of a cold start (issue 8).
-LAZY_MODULES = ("boto3", "aws_msk_iam_sasl_signer", "s3transfer")
+LAZY_MODULES = ("boto3", "aws_msk_iam_sasl_signer", "s3transfer", "kafka")
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)

@@ -167,7 +167,8 @@ def test_the_quick_check_refuses_missing_extra_and_unusual_shapes():
     extra["surprise"] = 1
     renamed = valid_event()
     renamed["surprise"] = renamed.pop(contract.field_names[-1])
-    for event in (missing, extra, renamed, [], None, "event"):
+    shapes: list[object] = [missing, extra, renamed, [], None, "event"]
+    for event in shapes:
         assert not contract.conforms(event)
         assert contract.event_errors(event)
     ordered = OrderedDict(valid_event())  # a Mapping, not a plain dict: the full check decides
