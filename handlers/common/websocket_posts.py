@@ -38,7 +38,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
@@ -174,8 +173,20 @@ class SigV4Signer:
         return headers
 
 
+_current_date: tuple[int, str] = (-1, "")  # (epoch second, its amz_date text)
+
+
 def amz_date(now: datetime | None = None) -> str:
-    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    """``YYYYMMDDTHHMMSSZ`` for ``now`` (default: the current second, formatted once)."""
+    global _current_date
+    if now is not None:
+        return now.strftime("%Y%m%dT%H%M%SZ")
+    second = int(time.time())
+    cached = _current_date  # one tuple: threads never see half of an update
+    if cached[0] != second:
+        cached = (second, datetime.fromtimestamp(second, UTC).strftime("%Y%m%dT%H%M%SZ"))
+        _current_date = cached
+    return cached[1]
 
 
 class ProtocolError(OSError):
@@ -395,9 +406,30 @@ def broadcast(
                     failures.append(PostFailure(connection_id, reason))
         return outcome
 
+    # Each thread takes the next connection until none is left: one lock per post, where
+    # an executor's futures and work queue cost more than signing the request.
+    pending = iter(connection_ids)
+    outcomes: Counter[str] = Counter()
+
+    def work() -> None:
+        done: Counter[str] = Counter()
+        while True:
+            with lock:
+                connection_id = next(pending, None)
+            if connection_id is None:
+                break
+            done[one(connection_id)] += 1
+        with lock:
+            outcomes.update(done)
+
     workers = max(1, min(max_workers, len(connection_ids)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ws-post") as pool:
-        outcomes = Counter(pool.map(one, connection_ids))
+    threads = [
+        threading.Thread(target=work, name=f"ws-post-{n}", daemon=True) for n in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return BroadcastResult(
         connections=len(connection_ids),
         delivered=outcomes[DELIVERED],

@@ -8,7 +8,7 @@ answers what arrived: ``{"posts": n, "connections": distinct ids, "bodies": {sha
 "unsigned": n}`` (``unsigned`` counts posts without a SigV4 Authorization header);
 ``DELETE /stats`` resets it.
 
-It is an aiohttp server in its own process, so its CPU is not the client's.
+It is an aiohttp (low-level) server in its own process, so its CPU is not the client's.
 """
 
 from __future__ import annotations
@@ -17,46 +17,61 @@ import argparse
 import asyncio
 import hashlib
 from collections import Counter
+from urllib.parse import unquote
 
 from aiohttp import web
 
 
-def make_app(delay: float, gone: frozenset[str]) -> web.Application:
-    posts: Counter[str] = Counter()
-    bodies: Counter[str] = Counter()
-    unsigned = [0]
+class ConnectionsApi:
+    """The request handler and what it has seen (aiohttp's low-level server: no router)."""
 
-    async def post(request: web.Request) -> web.Response:
-        connection_id = request.match_info["connection_id"]
+    def __init__(self, delay: float, gone: frozenset[str]) -> None:
+        self.delay = delay
+        self.gone = gone
+        self.posts: Counter[str] = Counter()
+        self.bodies: Counter[str] = Counter()
+        self.unsigned = 0
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        _, marker, connection_id = request.raw_path.partition("/@connections/")
+        if marker and request.method == "POST" and connection_id:
+            return await self.post(unquote(connection_id), request)
+        if request.path == "/stats" and request.method in ("GET", "DELETE"):
+            return self.stats(reset=request.method == "DELETE")
+        return web.json_response({"message": "Not Found"}, status=404)
+
+    async def post(self, connection_id: str, request: web.BaseRequest) -> web.StreamResponse:
         body = await request.read()
         if not request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 "):
-            unsigned[0] += 1
-        await asyncio.sleep(delay)
-        if connection_id in gone:
+            self.unsigned += 1
+        await asyncio.sleep(self.delay)
+        if connection_id in self.gone:
             return web.json_response({"message": "Gone"}, status=410)
-        posts[connection_id] += 1
-        bodies[hashlib.sha256(body).hexdigest()] += 1
+        self.posts[connection_id] += 1
+        self.bodies[hashlib.sha256(body).hexdigest()] += 1
         return web.Response(status=200)
 
-    async def stats(request: web.Request) -> web.Response:
-        if request.method == "DELETE":
-            posts.clear()
-            bodies.clear()
-            unsigned[0] = 0
+    def stats(self, *, reset: bool) -> web.StreamResponse:
+        if reset:
+            self.posts.clear()
+            self.bodies.clear()
+            self.unsigned = 0
             return web.json_response({})
         return web.json_response(
             {
-                "posts": sum(posts.values()),
-                "connections": len(posts),
-                "bodies": dict(bodies),
-                "unsigned": unsigned[0],
+                "posts": sum(self.posts.values()),
+                "connections": len(self.posts),
+                "bodies": dict(self.bodies),
+                "unsigned": self.unsigned,
             }
         )
 
-    app = web.Application()
-    app.router.add_post("/{stage:.*}@connections/{connection_id}", post)
-    app.router.add_route("*", "/stats", stats)
-    return app
+
+async def serve(host: str, port: int, api: ConnectionsApi) -> None:
+    runner = web.ServerRunner(web.Server(api, access_log=None))
+    await runner.setup()
+    await web.TCPSite(runner, host, port, backlog=1024).start()
+    await asyncio.Event().wait()  # until the process is stopped
 
 
 def main() -> None:
@@ -66,14 +81,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.03)
     parser.add_argument("--gone", nargs="*", default=[])
     args = parser.parse_args()
-    web.run_app(
-        make_app(args.delay, frozenset(args.gone)),
-        host=args.host,
-        port=args.port,
-        print=None,
-        access_log=None,
-        backlog=1024,
-    )
+    asyncio.run(serve(args.host, args.port, ConnectionsApi(args.delay, frozenset(args.gone))))
 
 
 if __name__ == "__main__":
