@@ -178,7 +178,9 @@ def _int_setting(environ: Mapping[str, str], name: str, default: int, maximum: i
 # its numbers one way throughout: ``draw = rng.random`` and ``int(draw() * n)`` for an
 # integer uniform in 0..n-1. That is one C call per number, where rng.randint and rng.choice
 # cost several Python-level calls each; the bias of a float draw (under n / 2**53) is far
-# below anything measurable.
+# below anything measurable. Decimal values are uniform over their hundredths, e.g.
+# (500 + int(draw() * 9501)) / 100 for 5.00..100.00: what round(uniform(5, 100), 2) gives,
+# except that its two end values come half as often, at a third of round()'s cost.
 
 # RFC 4122 variant: the top two bits of a UUID's byte 8 are 10, so its first hex digit is
 # one of 8, 9, a, b. Maps a random hex digit to one of those, uniformly.
@@ -246,16 +248,16 @@ def _field_values(rng: random.Random, timestamp: str) -> dict[str, Any]:
         # 1..5 . 0..9 . 0..99
         "app_version": f"{1 + int(draw() * 5)}.{int(draw() * 10)}.{int(draw() * 100)}",
         "quality": QUALITIES.pick(draw()),
-        "bandwidth_mbps": round(5.0 + 95.0 * draw(), 2),  # uniform 5..100
+        "bandwidth_mbps": (500 + int(draw() * 9501)) / 100,  # 5.00..100.00
         "buffering_events": buffering_events,
         "buffering_duration_seconds": (
-            round(0.5 + 29.5 * draw(), 2) if buffering_events else 0.0  # uniform 0.5..30
+            (50 + int(draw() * 2951)) / 100 if buffering_events else 0.0  # 0.50..30.00
         ),
         "error_count": int(draw() * 3),  # 0..2
         "watch_duration_seconds": int(draw() * 7201),  # 0..7200
         "position_seconds": int(draw() * 7201),  # 0..7200
         "completion_percentage": (
-            100.0 if event_type == "complete" else round(100.0 * draw(), 2)  # uniform 0..100
+            100.0 if event_type == "complete" else int(draw() * 10001) / 100  # 0.00..100.00
         ),
         # 1..223 . 0..255 . 0..255 . 1..254
         "ip_address": (
@@ -295,12 +297,12 @@ def generate_events(
     """``count`` events, each with exactly the contract's fields, in the contract's order."""
     names = load_contract().field_names
     timestamp = _TimestampText(now)
-    events: list[dict[str, Any]] = []
-    for _ in range(count):
-        values = _field_values(rng, timestamp())
-        # The usual case costs one tuple comparison; only a contract that changed its field
-        # order (or its fields) takes the slow path, which reorders or explains the mismatch.
-        events.append(values if tuple(values) == names else _in_contract_order(values, names))
+    events = [_field_values(rng, timestamp()) for _ in range(count)]
+    # Every event comes from the same dict literal, so the first one's keys are all of
+    # theirs: in contract order (the usual case, checked once), or reordered here, or a
+    # RuntimeError that names what the contract and the generator disagree on.
+    if events and tuple(events[0]) != names:
+        events = [_in_contract_order(values, names) for values in events]
     return events
 
 
