@@ -50,6 +50,8 @@ RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 ATTEMPTS: Final = 3
 BACKOFF_SECONDS: Final = 0.05
 TIMEOUT_SECONDS: Final = 5.0
+# Failures kept for the log per broadcast: enough to see the pattern, never thousands.
+MAX_REPORTED_FAILURES: Final = 20
 DELIVERED: Final = "delivered"
 GONE: Final = "gone"
 FAILED: Final = "failed"
@@ -97,9 +99,6 @@ class BroadcastResult:
         )
 
 
-MAX_REPORTED_FAILURES: Final = 20
-
-
 def _hmac(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
@@ -115,16 +114,16 @@ class SigV4Signer:
         self._credentials = credentials
         self._region = region
         self._service = service
-        self._day = ""
-        self._key = b""
+        self._day_key: tuple[str, bytes] = ("", b"")  # one tuple: never half updated
 
     def _signing_key(self, day: str) -> bytes:
-        if day != self._day:
+        cached_day, key = self._day_key
+        if cached_day != day:
             key = _hmac(f"AWS4{self._credentials.secret_key}".encode(), day)
             for part in (self._region, self._service, "aws4_request"):
                 key = _hmac(key, part)
-            self._day, self._key = day, key
-        return self._key
+            self._day_key = (day, key)
+        return key
 
     def headers(
         self, method: str, host: str, path: str, payload_sha256: str, amz_date: str
