@@ -62,9 +62,15 @@ class Weighted:
 
     @functools.cached_property
     def _bounds(self) -> tuple[float, ...]:
-        """Cumulative probabilities: value i covers draws in [bounds[i-1], bounds[i])."""
+        """Cumulative probabilities: value i covers draws in [bounds[i-1], bounds[i]).
+
+        The last bound is exactly 1.0 (a sum of floats may fall a hair short of it), so
+        every draw in [0, 1) lands on a value.
+        """
         total = sum(self.weights)
-        return tuple(cumulative / total for cumulative in accumulate(self.weights))
+        bounds = [cumulative / total for cumulative in accumulate(self.weights)]
+        bounds[-1] = 1.0
+        return tuple(bounds)
 
     def probability(self, value: str) -> float:
         return self.weights[self.values.index(value)] / sum(self.weights)
@@ -74,9 +80,7 @@ class Weighted:
 
         The same rule as rng.choices(values, weights), without its per-call setup.
         """
-        bounds = self._bounds
-        # hi = last index: rounding may leave bounds[-1] a hair under 1.0.
-        return self.values[bisect(bounds, uniform, 0, len(bounds) - 1)]
+        return self.values[bisect(self._bounds, uniform)]
 
 
 # Distributions from the original design (event, device, quality and title types) ...
