@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -89,12 +90,18 @@ def run(
     return counts
 
 
+_dynamodb_lock = threading.Lock()
+
+
 @functools.cache
 def _dynamodb() -> Any:
-    # boto3 is imported on first use (a gone connection), not at import.
-    import boto3
+    # boto3 is imported on first use (a gone connection), not at import. Posting threads
+    # may meet gone connections at the same moment, and boto3's default session is not
+    # safe to create clients from concurrently: one thread creates it.
+    with _dynamodb_lock:
+        import boto3
 
-    return boto3.client("dynamodb")
+        return boto3.client("dynamodb")
 
 
 class _LazyDynamoDB:
