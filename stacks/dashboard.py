@@ -1,8 +1,9 @@
 """Dashboard stack: a WebSocket API that pushes live telemetry to browsers.
 
 MSK --event source mapping--> consumer Lambda --@connections--> every open WebSocket.
-Connections live in DynamoDB with a TTL, so a client that vanishes without $disconnect
-is forgotten.
+Above BROADCAST_SLICE_SIZE connections the consumer hands slices of them to broadcaster
+Lambdas, invoked in parallel, which post to their slice. Connections live in DynamoDB with
+a TTL, so a client that vanishes without $disconnect is forgotten.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from .outputs import DashboardOutputs, MskOutputs
 
 # What Lambda's MSK event poller needs besides the ENI actions every VPC function gets.
 MSK_POLLER_NETWORK = ("ec2:DescribeVpcs", "ec2:DescribeSecurityGroups")
+# A slice of 500 posts takes well under a second; the consumer waits at most 60 s for one
+# (its Lambda client's read timeout), so a broadcaster must give up before that.
+BROADCASTER_TIMEOUT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,31 @@ class DashboardStack(PlatformStack):
                 source_arn=f"{api.execution_arn}/{settings.stage_name}/{route_key}",
             )
 
+        # Posts one batch's message to a slice of the connections; the consumer invokes one
+        # per slice, synchronously and in parallel, when there are many connections.
+        broadcaster = PythonFunction(
+            self,
+            "broadcaster",
+            PythonFunctionProps(
+                function_name=self.name("broadcaster"),
+                description="Posts a dashboard message to a slice of the WebSocket connections",
+                code=self.package("broadcaster", lambdas),
+                memory_mb=lambdas.consumer_memory_mb,
+                timeout_seconds=BROADCASTER_TIMEOUT_SECONDS,
+                environment={
+                    "CONNECTIONS_TABLE": table.name,
+                    "WEBSOCKET_CALLBACK_URL": callback_url,
+                },
+                statements=(
+                    Allow(
+                        "PostToConnections", ("execute-api:ManageConnections",), (connections_arn,)
+                    ),
+                    Allow("RemoveGoneConnections", ("dynamodb:DeleteItem",), (table.arn,)),
+                ),
+                settings=runtime,
+            ),
+        )
+
         consumer = PythonFunction(
             self,
             "consumer",
@@ -164,6 +193,7 @@ class DashboardStack(PlatformStack):
                 environment={
                     "CONNECTIONS_TABLE": table.name,
                     "WEBSOCKET_CALLBACK_URL": callback_url,
+                    "BROADCASTER_FUNCTION_NAME": broadcaster.function_name,
                 },
                 statements=(
                     Allow(
@@ -172,6 +202,7 @@ class DashboardStack(PlatformStack):
                     Allow(
                         "PostToConnections", ("execute-api:ManageConnections",), (connections_arn,)
                     ),
+                    Allow("InvokeBroadcaster", ("lambda:InvokeFunction",), (broadcaster.arn,)),
                     Allow(
                         "EventSourceCluster",
                         (

@@ -1,4 +1,4 @@
-"""What the WebSocket handlers and the consumer share about the connections table.
+"""What the WebSocket handlers, consumer and broadcaster share about the connections table.
 
 The table (partition key ``connectionId``, S) is named by CONNECTIONS_TABLE; a connection
 is identified by the ``requestContext.connectionId`` of API Gateway's WebSocket events.
@@ -27,3 +27,29 @@ def connection_id(event: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("not an API Gateway WebSocket event: requestContext.connectionId missing")
     return value
+
+
+def callback_url(environ: Mapping[str, str]) -> str:
+    """WEBSOCKET_CALLBACK_URL: the stage's connection management endpoint, no trailing /."""
+    url = environ.get("WEBSOCKET_CALLBACK_URL", "").strip().rstrip("/")
+    if not url.startswith(("https://", "http://")):
+        raise SettingsError(
+            "WEBSOCKET_CALLBACK_URL must be the connection management endpoint "
+            "https://{api-id}.execute-api.{region}.amazonaws.com/{stage}, "
+            f"got {url!r}"
+        )
+    return url
+
+
+def remove_connection(dynamodb: Any, table: str, connection_id: str) -> str | None:
+    """Delete a connection API Gateway reports gone; None, or why it failed (never raises).
+
+    ``dynamodb`` is a boto3 DynamoDB client.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        dynamodb.delete_item(TableName=table, Key={"connectionId": {"S": connection_id}})
+    except (ClientError, BotoCoreError) as exc:
+        return f"removing the gone connection failed: {exc}"
+    return None

@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
 from kafka.net.sasl.oauth import AbstractTokenProvider
 
 SECURITY_PROTOCOLS: Final = frozenset({"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"})
@@ -46,7 +45,9 @@ class MSKIAMTokenProvider(AbstractTokenProvider):  # type: ignore[misc]  # kafka
 
     ``generate`` and ``clock`` are injectable for tests; by default the token comes from
     ``MSKAuthTokenProvider.generate_auth_token(region)``, which returns
-    ``(token, expiry_epoch_ms)`` and needs only credentials, no network.
+    ``(token, expiry_epoch_ms)`` and needs only credentials, no network. The signer (and
+    boto3, which it imports) is loaded when the first token is needed, not at import: about
+    300 ms of a cold start that a PLAINTEXT client, or a failed validation, never needs.
     """
 
     def __init__(
@@ -61,7 +62,7 @@ class MSKIAMTokenProvider(AbstractTokenProvider):  # type: ignore[misc]  # kafka
         if not region:
             raise KafkaSettingsError("MSK IAM needs a region (AWS_REGION is empty)")
         self.region = region
-        self._generate: TokenGenerator = generate or MSKAuthTokenProvider.generate_auth_token
+        self._generate: TokenGenerator = generate or _signer_token
         self._clock = clock
         self._margin = refresh_margin_seconds
         self._lock = threading.Lock()
@@ -74,6 +75,14 @@ class MSKIAMTokenProvider(AbstractTokenProvider):  # type: ignore[misc]  # kafka
                 token, expiry_ms = self._generate(self.region)
                 self._token, self._expires_at = token, expiry_ms / 1000.0
             return self._token
+
+
+def _signer_token(region: str) -> tuple[str, int]:
+    """``MSKAuthTokenProvider.generate_auth_token(region)``, the signer imported on first use."""
+    from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
+
+    token, expiry_ms = MSKAuthTokenProvider.generate_auth_token(region)
+    return str(token), int(expiry_ms)
 
 
 def bootstrap_servers_from(value: str | None) -> list[str]:

@@ -23,7 +23,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 CONTRACT_FILE_NAME: Final = "telemetry_event.json"
 CONTRACT_PATH_ENV: Final = "TELEMETRY_CONTRACT_PATH"
@@ -78,11 +78,50 @@ class TelemetryContract:
     def fields_of_type(self, glue_type: str) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.glue_type == glue_type)
 
+    @functools.cached_property
+    def _names_by_type(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        return (
+            self.fields_of_type("string"),
+            self.fields_of_type("int"),
+            self.fields_of_type("double"),
+        )
+
+    def conforms(self, event: object) -> bool:
+        """True when ``event`` is a plain dict that matches the contract exactly.
+
+        The quick check the producer makes for every event: exact JSON types only (str,
+        int, float as json.loads makes them), so anything unusual (a subclass, a Mapping
+        that is not a dict) reads False and event_errors decides, with the reasons.
+        """
+        if type(event) is not dict or len(event) != len(self.fields):
+            return False
+        strings, ints, doubles = self._names_by_type
+        get = event.get
+        for name in strings:
+            if type(get(name)) is not str:
+                return False
+        for name in ints:
+            value = get(name)
+            if type(value) is not int or not INT32_MIN <= value <= INT32_MAX:
+                return False
+        for name in doubles:
+            value = get(name)
+            kind = type(value)
+            if kind is float:
+                if not math.isfinite(cast(float, value)):
+                    return False
+            elif kind is not int:
+                return False
+        # Every contract field is present and the sizes match: there is nothing extra.
+        return True
+
     def event_errors(self, event: object, *, label: str = "event") -> list[str]:
         """Every way ``event`` breaks the contract (empty when it matches).
 
         ``label`` prefixes each message, e.g. "event 3".
         """
+        if self.conforms(event):
+            return []
         if not isinstance(event, Mapping):
             return [f"{label}: expected a JSON object, got {type(event).__name__}"]
         errors: list[str] = []

@@ -10,35 +10,44 @@ Each record value is base64 of a UTF-8 JSON telemetry event. A malformed record 
 bad base64, bad UTF-8, bad JSON, not a JSON object) is counted and logged with its topic,
 partition and offset; it never stops the rest of the batch.
 
-Browsers receive only a dashboard view of each event (DASHBOARD_FIELDS: no IP address, no
-customer, device or session id) in messages
-    {"type": "telemetry", "part": i, "parts": n, "events": [...], "summary": {...}}
-where "summary" counts the events of that message, so a dashboard can simply add them up.
-A large batch is split so every message stays under API Gateway's 128 KB WebSocket
-message limit. Every connection in the connections table gets every message (connections
-are served concurrently); a connection API Gateway reports gone (GoneException, 410) is
-deleted from the table; other errors are counted and logged, never raised: the dashboard
-is best-effort and must not block the partition. A failure to read the connections table
-does raise (the batch is retried).
+One message per batch, built once, goes to every connection:
+    {"type": "telemetry", "events": [the batch's last RECENT_EVENTS events], "summary": {...}}
+where "summary" counts every event of the batch, so a dashboard adds the summaries up and
+lists the recent events. Events carry only DASHBOARD_FIELDS (no IP address, no customer,
+device or session id). A message stays within MAX_MESSAGE_BYTES (one 32 KB billing unit of
+API Gateway); if the recent events would not fit, fewer are sent.
+
+Fan-out: the connections table is scanned; up to BROADCAST_SLICE_SIZE connections are posted
+by this function itself; more are split into slices of that size, each handed to one
+synchronous invocation of the broadcaster Lambda (all slices at once, in parallel), which
+posts to its slice. Posting signs requests itself (see websocket_posts): a tenth of
+boto3's CPU per post. A connection API Gateway reports gone (410) is deleted from the table;
+other errors are counted and logged, never raised: the dashboard is best-effort and must not
+block the partition. A failure to read the connections table does raise (the batch is
+retried); a failed broadcaster invocation counts its whole slice as failed.
 
 Environment variables:
-    CONNECTIONS_TABLE        required; DynamoDB table of connections (partition key
-                             "connectionId", string).
-    WEBSOCKET_CALLBACK_URL   required; the stage's connection management endpoint,
-                             https://{api-id}.execute-api.{region}.amazonaws.com/{stage}
-    LOG_LEVEL                optional, default INFO (Powertools Logger).
-    POWERTOOLS_SERVICE_NAME  optional, default telemetry-consumer.
-    TELEMETRY_CONTRACT_PATH  optional; see telemetry_contract.
-    AWS_REGION               set by the runtime; used by boto3.
+    CONNECTIONS_TABLE         required; DynamoDB table of connections (partition key
+                              "connectionId", string).
+    WEBSOCKET_CALLBACK_URL    required; the stage's connection management endpoint,
+                              https://{api-id}.execute-api.{region}.amazonaws.com/{stage}
+    BROADCASTER_FUNCTION_NAME optional; name or ARN of the broadcaster Lambda. Unset: this
+                              function posts to every connection itself.
+    BROADCAST_SLICE_SIZE      optional, default 500 (1..10000); connections per slice.
+    LOG_LEVEL                 optional, default INFO (Powertools Logger).
+    POWERTOOLS_SERVICE_NAME   optional, default telemetry-consumer.
+    TELEMETRY_CONTRACT_PATH   optional; see telemetry_contract.
+    AWS_REGION                set by the runtime; requests are signed for it.
 
 IAM: dynamodb:Scan and dynamodb:DeleteItem on the table; execute-api:ManageConnections on
-arn:aws:execute-api:{region}:{account}:{api-id}/{stage}/POST/@connections/*; plus what the
-MSK event source mapping itself needs (kafka-cluster:Connect, DescribeGroup, AlterGroup,
-DescribeTopic, ReadData, DescribeClusterDynamicConfiguration; kafka:DescribeClusterV2,
-kafka:GetBootstrapBrokers; ec2 network interface actions for the VPC).
+arn:aws:execute-api:{region}:{account}:{api-id}/{stage}/POST/@connections/*;
+lambda:InvokeFunction on the broadcaster; plus what the MSK event source mapping itself
+needs (kafka-cluster:Connect, DescribeGroup, AlterGroup, DescribeTopic, ReadData,
+DescribeClusterDynamicConfiguration; kafka:DescribeClusterV2, kafka:GetBootstrapBrokers;
+ec2 network interface actions for the VPC).
 
 Returns {"records": n, "malformed": m, "connections": c, "delivered": d,
-         "stale_removed": s, "failed": f}.
+         "stale_removed": s, "failed": f, "broadcasters": b} (b: broadcaster invocations).
 """
 
 from __future__ import annotations
@@ -49,17 +58,15 @@ import functools
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
-import boto3
 from aws_lambda_powertools import Logger
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-from connections import SettingsError, connections_table
+from connections import SettingsError, callback_url, connections_table, remove_connection
 from telemetry_contract import load_contract, value_type_error
+from websocket_posts import BroadcastResult, broadcast, poster_for
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-consumer")
 
@@ -86,9 +93,16 @@ DASHBOARD_FIELDS: Final = (
     "state",
     "city",
 )
-# API Gateway's WebSocket message limit is 128 KB; stay clearly below it.
-MAX_MESSAGE_BYTES: Final = 120_000
-MAX_WORKERS: Final = 16
+# The page lists the 20 most recent events; a message carries no more than that.
+RECENT_EVENTS: Final = 20
+# API Gateway bills WebSocket messages in 32 KB units (and refuses frames over 128 KB): a
+# message stays within one unit. 20 events take about 10 KB.
+MAX_MESSAGE_BYTES: Final = 32_768
+# More connections than this are split into slices of this size, one broadcaster each.
+DEFAULT_SLICE_SIZE: Final = 500
+MAX_SLICE_SIZE: Final = 10_000
+# Broadcaster invocations in flight at once (each a Lambda instance of its own).
+MAX_PARALLEL_INVOCATIONS: Final = 100
 SUMMARY_COUNTS: Final = ("event_type", "device_type", "quality", "title_type", "state")
 
 
@@ -100,18 +114,26 @@ class MalformedRecord(ValueError):
 class ConsumerSettings:
     connections_table: str
     callback_url: str
+    broadcaster_function: str | None = None
+    slice_size: int = DEFAULT_SLICE_SIZE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ConsumerSettings:
         table = connections_table(environ)
-        url = environ.get("WEBSOCKET_CALLBACK_URL", "").strip().rstrip("/")
-        if not url.startswith(("https://", "http://")):
+        url = callback_url(environ)
+        broadcaster = environ.get("BROADCASTER_FUNCTION_NAME", "").strip() or None
+        raw = environ.get("BROADCAST_SLICE_SIZE", "").strip()
+        try:
+            size = int(raw) if raw else DEFAULT_SLICE_SIZE
+        except ValueError:
             raise SettingsError(
-                "WEBSOCKET_CALLBACK_URL must be the connection management endpoint "
-                "https://{api-id}.execute-api.{region}.amazonaws.com/{stage}, "
-                f"got {url!r}"
+                f"BROADCAST_SLICE_SIZE must be a positive integer, got {raw!r}"
+            ) from None
+        if not 1 <= size <= MAX_SLICE_SIZE:
+            raise SettingsError(
+                f"BROADCAST_SLICE_SIZE must be between 1 and {MAX_SLICE_SIZE}, got {size}"
             )
-        return cls(table, url)
+        return cls(table, url, broadcaster, size)
 
 
 @dataclass(frozen=True)
@@ -119,14 +141,6 @@ class DecodedBatch:
     events: list[dict[str, Any]]
     records: int
     malformed: int
-
-
-@dataclass(frozen=True)
-class BroadcastResult:
-    connections: int = 0
-    delivered: int = 0
-    stale_removed: int = 0
-    failed: int = 0
 
 
 # ---------------------------------------------------------------- decoding
@@ -225,58 +239,31 @@ def _encode(document: Any) -> bytes:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _message(views: Sequence[Mapping[str, Any]], part: int, parts: int) -> bytes:
-    return _encode(
-        {
-            "type": "telemetry",
-            "part": part,
-            "parts": parts,
-            "events": list(views),
-            "summary": summarize(views),
-        }
-    )
+def build_message(
+    views: Sequence[Mapping[str, Any]],
+    max_bytes: int = MAX_MESSAGE_BYTES,
+    recent: int = RECENT_EVENTS,
+) -> bytes | None:
+    """The one message for a batch: its summary and its last ``recent`` events.
 
-
-def build_messages(
-    views: Sequence[Mapping[str, Any]], max_bytes: int = MAX_MESSAGE_BYTES
-) -> list[bytes]:
-    """Broadcast messages, each at most ``max_bytes``, together carrying every view once."""
+    Fewer events are sent when they would not fit in ``max_bytes`` (the oldest go first);
+    None when even the summary alone does not fit (or there are no events).
+    """
     if not views:
-        return []
-    # Room kept for the envelope and the summary: a subset's summary is never much longer
-    # than the whole batch's (same or fewer keys, smaller counts).
-    reserve = len(_message(views, 10**6, 10**6)) - len(_encode(list(views))) + 64
-    sizes = [len(_encode(v)) for v in views]
-    groups: list[list[Mapping[str, Any]]] = []
-    current: list[Mapping[str, Any]] = []
-    used = reserve
-    for view, size in zip(views, sizes, strict=True):
-        if reserve + size > max_bytes:
-            logger.warning("event too large for a WebSocket message; skipped", bytes=size)
-            continue
-        if current and used + size + 1 > max_bytes:
-            groups.append(current)
-            current, used = [], reserve
-        current.append(view)
-        used += size + 1
-    if current:
-        groups.append(current)
-    return _finish(groups, max_bytes)
-
-
-def _finish(groups: list[list[Mapping[str, Any]]], max_bytes: int) -> list[bytes]:
-    # The reserve is an estimate: halve any group that still ends up too long.
+        return None
+    summary = summarize(views)
+    shown = list(views[-recent:]) if recent > 0 else []
     while True:
-        messages = [_message(g, i, len(groups)) for i, g in enumerate(groups, start=1)]
-        too_long = [i for i, m in enumerate(messages) if len(m) > max_bytes and len(groups[i]) > 1]
-        if not too_long:
-            return [m for m in messages if len(m) <= max_bytes]
-        index = too_long[0]
-        group = groups[index]
-        groups[index : index + 1] = [group[: len(group) // 2], group[len(group) // 2 :]]
+        message = _encode({"type": "telemetry", "events": shown, "summary": summary})
+        if len(message) <= max_bytes:
+            return message
+        if not shown:
+            logger.warning("batch summary too large for a WebSocket message", bytes=len(message))
+            return None
+        shown = shown[1:]
 
 
-# ---------------------------------------------------------------- broadcast
+# ---------------------------------------------------------------- fan-out
 
 
 def scan_connection_ids(dynamodb: Any, table: str) -> list[str]:
@@ -289,110 +276,143 @@ def scan_connection_ids(dynamodb: Any, table: str) -> list[str]:
     return ids
 
 
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
+def split(connection_ids: Sequence[str], size: int) -> list[list[str]]:
+    """Consecutive slices of at most ``size`` connections."""
+    return [list(connection_ids[i : i + size]) for i in range(0, len(connection_ids), size)]
 
 
-def deliver(
-    apigw: Any, dynamodb: Any, table: str, connection_id: str, messages: Iterable[bytes]
-) -> str:
-    """Post every message to one connection: "delivered", "stale" or "failed"."""
-    for message in messages:
-        try:
-            apigw.post_to_connection(ConnectionId=connection_id, Data=message)
-        except ClientError as exc:
-            if _error_code(exc) == "GoneException":
-                return _remove_stale(dynamodb, table, connection_id)
-            logger.warning(
-                "post to connection failed",
-                connection_id=connection_id,
-                error_code=_error_code(exc),
-                error=str(exc),
-            )
-            return "failed"
-        except BotoCoreError as exc:
-            logger.warning("post to connection failed", connection_id=connection_id, error=str(exc))
-            return "failed"
-    return "delivered"
+def broadcaster_payload(message: bytes, connection_ids: Sequence[str]) -> dict[str, Any]:
+    """The broadcaster's input: the message text and the slice of connection ids."""
+    return {"message": message.decode(), "connectionIds": list(connection_ids)}
 
 
-def _remove_stale(dynamodb: Any, table: str, connection_id: str) -> str:
-    try:
-        dynamodb.delete_item(TableName=table, Key={"connectionId": {"S": connection_id}})
-    except (ClientError, BotoCoreError) as exc:
-        logger.warning(
-            "could not remove stale connection", connection_id=connection_id, error=str(exc)
-        )
-        return "failed"
-    logger.info("stale connection removed", connection_id=connection_id)
-    return "stale"
-
-
-def broadcast(
-    apigw: Any,
-    dynamodb: Any,
-    table: str,
-    connection_ids: Sequence[str],
-    messages: Sequence[bytes],
-    max_workers: int = MAX_WORKERS,
+def fan_out(
+    invoke: Callable[[dict[str, Any]], Mapping[str, Any]],
+    message: bytes,
+    slices: Sequence[Sequence[str]],
+    max_parallel: int = MAX_PARALLEL_INVOCATIONS,
 ) -> BroadcastResult:
-    """Every message to every connection, connections served concurrently."""
-    if not connection_ids or not messages:
-        return BroadcastResult(connections=len(connection_ids))
-    workers = max(1, min(max_workers, len(connection_ids)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ws-post") as pool:
-        outcomes = Counter(
-            pool.map(lambda cid: deliver(apigw, dynamodb, table, cid, messages), connection_ids)
+    """One broadcaster invocation per slice, all in flight together; their results added up.
+
+    ``invoke(payload)`` returns the broadcaster's result (its counts) or raises; a slice
+    whose invocation raised counts as failed, connection by connection.
+    """
+
+    def one(ids: Sequence[str]) -> BroadcastResult:
+        try:
+            answer = invoke(broadcaster_payload(message, ids))
+            return BroadcastResult(
+                connections=len(ids),
+                delivered=int(answer["delivered"]),
+                stale_removed=int(answer["stale_removed"]),
+                failed=int(answer["failed"]),
+            )
+        except Exception as exc:  # one slice's failure must not stop the others
+            logger.warning("broadcaster invocation failed", connections=len(ids), error=str(exc))
+            return BroadcastResult(connections=len(ids), failed=len(ids))
+
+    if not slices:
+        return BroadcastResult()
+    workers = max(1, min(max_parallel, len(slices)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="broadcaster") as pool:
+        return BroadcastResult.total(pool.map(one, slices))
+
+
+def lambda_invoker(lambda_client: Any, function_name: str) -> Callable[[dict[str, Any]], Any]:
+    """``invoke(payload)`` for fan_out: a synchronous invocation of the broadcaster."""
+
+    def invoke(payload: dict[str, Any]) -> Any:
+        response = lambda_client.invoke(
+            FunctionName=function_name,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(payload, separators=(",", ":")).encode(),
         )
-    return BroadcastResult(
-        connections=len(connection_ids),
-        delivered=outcomes["delivered"],
-        stale_removed=outcomes["stale"],
-        failed=outcomes["failed"],
-    )
+        body = response["Payload"].read()
+        if response.get("FunctionError"):
+            raise RuntimeError(f"{function_name} failed: {body[:300].decode(errors='replace')}")
+        return json.loads(body)
+
+    return invoke
 
 
 def process(
     msk_event: Any,
-    apigw: Any,
-    dynamodb: Any,
-    table: str,
-    max_message_bytes: int = MAX_MESSAGE_BYTES,
+    *,
+    scan: Callable[[], list[str]],
+    post_all: Callable[[Sequence[str], bytes], BroadcastResult],
+    invoke: Callable[[dict[str, Any]], Mapping[str, Any]] | None,
+    slice_size: int = DEFAULT_SLICE_SIZE,
 ) -> dict[str, int]:
+    """Decode the batch, build its message, and get it to every connection ``scan`` lists.
+
+    Up to ``slice_size`` connections (or without ``invoke``): ``post_all`` here. More:
+    slices of ``slice_size``, one ``invoke`` (broadcaster invocation) each.
+    """
     batch = decode_batch(msk_event)
-    connection_ids = scan_connection_ids(dynamodb, table)
-    messages = (
-        build_messages([dashboard_view(e) for e in batch.events], max_message_bytes)
-        if connection_ids
-        else []
-    )
-    result = broadcast(apigw, dynamodb, table, connection_ids, messages)
+    connection_ids = scan()
+    message = build_message([dashboard_view(e) for e in batch.events]) if connection_ids else None
+    broadcasters = 0
+    if message is None:
+        result = BroadcastResult(connections=len(connection_ids))
+    elif invoke is None or len(connection_ids) <= slice_size:
+        result = post_all(connection_ids, message)
+    else:
+        slices = split(connection_ids, slice_size)
+        broadcasters = len(slices)
+        result = fan_out(invoke, message, slices)
+    for failure in result.failures:
+        logger.warning(
+            "post to connection failed",
+            connection_id=failure.connection_id,
+            reason=failure.reason,
+        )
     return {
         "records": batch.records,
         "malformed": batch.malformed,
-        "connections": result.connections,
-        "delivered": result.delivered,
-        "stale_removed": result.stale_removed,
-        "failed": result.failed,
+        **result.counts(),
+        "broadcasters": broadcasters,
     }
 
 
+# ---------------------------------------------------------------- AWS clients
+
+
 @functools.cache
-def _clients(callback_url: str) -> tuple[Any, Any]:
+def _boto3_client(service: str, max_pool_connections: int = 10, read_timeout: int = 60) -> Any:
+    # boto3 is imported on first use, not at import: it is most of a cold import's time.
+    import boto3
+    from botocore.config import Config
+
     config = Config(
-        retries={"mode": "standard", "max_attempts": 3},
-        max_pool_connections=MAX_WORKERS,
+        retries={"mode": "standard", "max_attempts": 2},
+        max_pool_connections=max_pool_connections,
         connect_timeout=3,
-        read_timeout=5,
+        read_timeout=read_timeout,
     )
-    apigw = boto3.client("apigatewaymanagementapi", endpoint_url=callback_url, config=config)
-    return apigw, boto3.client("dynamodb", config=config)
+    return boto3.client(service, config=config)
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, int]:
     settings = ConsumerSettings.from_env(os.environ)
-    apigw, dynamodb = _clients(settings.callback_url)
-    result = process(event, apigw, dynamodb, settings.connections_table)
+    dynamodb = _boto3_client("dynamodb")
+    poster = poster_for(settings.callback_url)
+    table = settings.connections_table
+    invoke = (
+        lambda_invoker(
+            _boto3_client("lambda", MAX_PARALLEL_INVOCATIONS), settings.broadcaster_function
+        )
+        if settings.broadcaster_function
+        else None
+    )
+    result = process(
+        event,
+        scan=lambda: scan_connection_ids(dynamodb, table),
+        post_all=lambda ids, message: broadcast(
+            poster, ids, message, lambda cid: remove_connection(dynamodb, table, cid)
+        ),
+        invoke=invoke,
+        slice_size=settings.slice_size,
+    )
     logger.info("batch broadcast", extra=result)
     return result

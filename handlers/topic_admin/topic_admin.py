@@ -31,10 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import kafka.errors as kafka_errors
 from json_log import fields, get_logger
-from kafka import KafkaAdminClient
-from msk_iam import kafka_client_settings
 
 log = get_logger("topic_admin")
 
@@ -104,6 +101,8 @@ def _positive_int(event: Mapping[str, Any], key: str) -> int:
 
 def create_topic(admin: Any, request: TopicRequest, timeout_ms: int = REQUEST_TIMEOUT_MS) -> bool:
     """Create the topic; True if created, False if it already existed."""
+    import kafka.errors as kafka_errors
+
     response = admin.create_topics(
         {
             request.topic: {
@@ -137,6 +136,11 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     budget_ms = int(remaining()) - SAFETY_MARGIN_MS if callable(remaining) else REQUEST_TIMEOUT_MS
     timeout_ms = max(min(REQUEST_TIMEOUT_MS, budget_ms // 2), 1_000)
+    # kafka-python is imported on use, not at import: it is most of this package's import
+    # time, and a request that fails validation (or a delete) never needs it.
+    from kafka import KafkaAdminClient
+    from msk_iam import kafka_client_settings
+
     admin = KafkaAdminClient(
         **kafka_client_settings(),
         client_id="telemetry-topic-admin",

@@ -28,7 +28,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import boto3
 from aws_lambda_powertools import Logger
 from connections import SettingsError, connection_id, connections_table
 
@@ -72,6 +71,9 @@ def connection_item(event: Any, ttl: int, now: Callable[[], float] = time.time) 
 
 @functools.cache
 def _dynamodb() -> Any:
+    # boto3 is imported on first use, not at import: it is most of a cold import's time.
+    import boto3
+
     return boto3.client("dynamodb")
 
 

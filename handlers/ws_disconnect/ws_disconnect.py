@@ -23,7 +23,6 @@ import functools
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from connections import connection_id, connections_table
 
@@ -32,6 +31,9 @@ logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-
 
 @functools.cache
 def _dynamodb() -> Any:
+    # boto3 is imported on first use, not at import: it is most of a cold import's time.
+    import boto3
+
     return boto3.client("dynamodb")
 
 

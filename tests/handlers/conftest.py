@@ -70,8 +70,10 @@ def _reset_handler_state() -> None:
         modules["producer"].discard_producer()
     for module, cache in [
         ("generator", "_lambda_client"),
-        ("consumer", "_clients"),
+        ("consumer", "_boto3_client"),
         ("consumer", "dashboard_field_types"),
+        ("broadcaster", "_dynamodb"),
+        ("websocket_posts", "_cached_poster"),
         ("ws_connect", "_dynamodb"),
         ("ws_disconnect", "_dynamodb"),
     ]:

@@ -75,6 +75,7 @@ def imported_roots(path: Path) -> set[str]:
 
 def test_expected_functions():
     assert [f.name for f in FOLDERS] == [
+        "broadcaster",
         "consumer",
         "dashboard_page",
         "generator",
@@ -179,3 +180,35 @@ def test_flat_package_layout_imports_and_finds_the_contract(folder: Path, tmp_pa
     assert result.returncode == 0, result.stderr
     if spec["contract"]:
         assert result.stdout.strip() == json.loads(CONTRACT_PATH.read_text())["topic"]
+
+
+# Loaded on first use, never at import: together they were most of a cold start (issue 8).
+LAZY_MODULES = ("boto3", "aws_msk_iam_sasl_signer", "s3transfer", "kafka")
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_heavy_modules_wait_for_first_use(folder: Path, tmp_path: Path):
+    """Importing the handler (laid out as the zip root) loads none of LAZY_MODULES."""
+    spec = bundle(folder)
+    for path in module_files(folder):
+        shutil.copy(path, tmp_path / path.name)
+    if spec["contract"]:
+        shutil.copy(CONTRACT_PATH, tmp_path / "telemetry_event.json")
+    module = spec["handler"].rsplit(".", 1)[0]
+    check = (
+        "import importlib, sys\n"
+        f"importlib.import_module({module!r})\n"
+        f"print(sorted(m for m in {LAZY_MODULES!r} if m in sys.modules))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TELEMETRY_CONTRACT_PATH"}
+    env["PYTHONPATH"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", check],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", f"{module} imports {result.stdout.strip()} at import"

@@ -115,6 +115,66 @@ def test_value_types(glue_type, value, ok):
     assert (telemetry_contract.value_type_error(glue_type, value) is None) is ok
 
 
+class Text(str):
+    """A str subclass: valid for the contract, though not what json.loads makes."""
+
+
+@pytest.mark.parametrize(
+    ("glue_type", "value", "ok"),
+    [
+        ("int", 2**31 - 1, True),
+        ("int", -(2**31), True),
+        ("int", 2**31, False),
+        ("int", -(2**31) - 1, False),
+        ("int", 1.0, False),
+        ("int", True, False),
+        ("int", None, False),
+        ("double", 3, True),
+        ("double", 2**40, True),
+        ("double", -0.5, True),
+        ("double", float("nan"), False),
+        ("double", float("inf"), False),
+        ("double", float("-inf"), False),
+        ("double", False, False),
+        ("double", "3.2", False),
+        ("string", "", True),
+        ("string", Text("x"), True),
+        ("string", 5, False),
+        ("string", None, False),
+    ],
+)
+def test_the_quick_check_agrees_with_the_full_one(glue_type, value, ok):
+    """conforms() is the producer's per-event fast path: it may only say yes when it's valid."""
+    contract = load_contract()
+    event = valid_event()
+    event[contract.fields_of_type(glue_type)[-1]] = value
+    errors = contract.event_errors(event)
+    assert (errors == []) is ok, errors
+    if not ok:
+        assert contract.conforms(event) is False
+    if ok and type(value) in (str, int, float):
+        assert contract.conforms(event) is True
+
+
+def test_the_quick_check_refuses_missing_extra_and_unusual_shapes():
+    from collections import OrderedDict
+
+    contract = load_contract()
+    assert contract.conforms(valid_event())
+    missing = valid_event()
+    missing.pop(contract.field_names[0])
+    extra = valid_event()
+    extra["surprise"] = 1
+    renamed = valid_event()
+    renamed["surprise"] = renamed.pop(contract.field_names[-1])
+    shapes: list[object] = [missing, extra, renamed, [], None, "event"]
+    for event in shapes:
+        assert not contract.conforms(event)
+        assert contract.event_errors(event)
+    ordered = OrderedDict(valid_event())  # a Mapping, not a plain dict: the full check decides
+    assert not contract.conforms(ordered) and contract.event_errors(ordered) == []
+
+
 # ------------------------------------------------------------------ msk_iam
 
 

@@ -1,15 +1,22 @@
-"""Consumer: MSK batch decoding, dashboard messages, broadcast and stale connections."""
+"""Consumer: MSK batch decoding, the dashboard message, fan-out and stale connections."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import random
+import threading
+import uuid
+import zipfile
+from collections import Counter
 from typing import Any
 
 import boto3
 import consumer
 import generator
 import pytest
+from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from telemetry_contract import load_contract
 
@@ -17,6 +24,7 @@ from tests.support import moto_api
 from tests.support.dynamodb import create_connections_table, items, put_connections
 from tests.support.events import KafkaRecord, b64, json_records, msk_event, new_connection_id
 from tests.support.lambda_context import FakeLambdaContext
+from tests.support.services import connections_api, connections_api_stats
 
 PERSONAL = {"ip_address", "customer_id", "device_id", "session_id"}
 
@@ -94,115 +102,280 @@ def test_dashboard_view_drops_personal_and_wrongly_typed_values():
     assert view["event_type"] == event["event_type"]
 
 
-def test_large_batches_are_split_under_the_limit():
-    batch = events(3000)
+def test_one_small_message_per_batch_with_its_summary_and_recent_events():
+    batch = events(100)
     views = [consumer.dashboard_view(e) for e in batch]
-    messages = consumer.build_messages(views)
-    assert len(messages) > 1
-    assert all(len(m) <= consumer.MAX_MESSAGE_BYTES for m in messages)
-    decoded = [json.loads(m) for m in messages]
-    assert [d["part"] for d in decoded] == list(range(1, len(messages) + 1))
-    assert {d["parts"] for d in decoded} == {len(messages)}
-    assert {d["type"] for d in decoded} == {"telemetry"}
-    carried = [e["event_id"] for d in decoded for e in d["events"]]
-    assert sorted(carried) == sorted(e["event_id"] for e in batch)  # each exactly once
-    for d in decoded:  # each summary describes its own message
-        assert d["summary"]["events"] == len(d["events"])
-        assert sum(d["summary"]["by_event_type"].values()) == len(d["events"])
-    assert not any(PERSONAL & set(e) for d in decoded for e in d["events"])
+    message = consumer.build_message(views)
+    assert message is not None and len(message) <= consumer.MAX_MESSAGE_BYTES
+    decoded = json.loads(message)
+    assert set(decoded) == {"type", "events", "summary"} and decoded["type"] == "telemetry"
+    assert decoded["events"] == views[-consumer.RECENT_EVENTS :]  # the batch's latest, in order
+    summary = decoded["summary"]
+    assert summary == consumer.summarize(views)  # the whole batch, not just what is shown
+    assert summary["events"] == 100
+    assert summary["by_event_type"] == dict(sorted(Counter(e["event_type"] for e in batch).items()))
+    assert summary["buffering_events"] == sum(e["buffering_events"] for e in batch)
+    assert summary["errors"] == sum(e["error_count"] for e in batch)
+    assert not any(PERSONAL & set(e) for e in decoded["events"])
+    assert b"ip_address" not in message
 
 
-@pytest.mark.parametrize("limit", [2_000, 5_000, 30_000])
-def test_small_limits_still_hold(limit):
-    views = [consumer.dashboard_view(e) for e in events(400, seed=9)]
-    messages = consumer.build_messages(views, max_bytes=limit)
-    assert all(len(m) <= limit for m in messages)
-    assert sum(len(json.loads(m)["events"]) for m in messages) == 400
+def test_the_message_size_does_not_grow_with_the_batch():
+    small = consumer.build_message([consumer.dashboard_view(e) for e in events(20)])
+    large = consumer.build_message([consumer.dashboard_view(e) for e in events(5000)])
+    assert small is not None and large is not None
+    assert len(large) < 2 * len(small) < consumer.MAX_MESSAGE_BYTES
 
 
-def test_no_events_no_messages():
-    assert consumer.build_messages([]) == []
+def test_fewer_recent_events_when_they_would_not_fit():
+    views = [consumer.dashboard_view(e) for e in events(40, seed=9)]
+    views[-1]["city"] = "x" * 3000  # an oversized latest event
+    whole = consumer.build_message(views)
+    assert whole is not None
+    message = consumer.build_message(views, max_bytes=len(whole) - 1)
+    assert message is not None and len(message) <= len(whole) - 1
+    decoded = json.loads(message)
+    assert decoded["events"] == views[-consumer.RECENT_EVENTS + 1 :]  # the oldest went first
+    assert decoded["summary"]["events"] == 40
+    tiny = consumer.build_message(views, max_bytes=len(_summary_only(views)))
+    assert tiny is not None and json.loads(tiny)["events"] == []
+    assert consumer.build_message(views, max_bytes=100) is None  # not even the summary
 
 
-# ------------------------------------------------------------------ broadcast
+def _summary_only(views: list[dict[str, Any]]) -> bytes:
+    document = {"type": "telemetry", "events": [], "summary": consumer.summarize(views)}
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_no_events_no_message():
+    assert consumer.build_message([]) is None
+
+
+# ------------------------------------------------------------------ fan-out
+
+
+def test_connections_are_split_into_slices():
+    ids = [f"c{i}" for i in range(1001)]
+    slices = consumer.split(ids, 500)
+    assert [len(s) for s in slices] == [500, 500, 1]
+    assert [c for s in slices for c in s] == ids
+    assert consumer.split([], 500) == []
+
+
+def record_calls(result: consumer.BroadcastResult | None = None):
+    calls: list[tuple[list[str], bytes]] = []
+
+    def post_all(ids, message):
+        calls.append((list(ids), message))
+        return result or consumer.BroadcastResult(connections=len(ids), delivered=len(ids))
+
+    return calls, post_all
+
+
+def test_few_connections_are_posted_by_the_consumer_itself():
+    calls, post_all = record_calls()
+    invoked: list[dict[str, Any]] = []
+    result = consumer.process(
+        msk_event(json_records(events(30), topic="acme-telemetry")),
+        scan=lambda: ["a", "b", "c"],
+        post_all=post_all,
+        invoke=invoked.append,
+        slice_size=3,
+    )
+    assert result == {
+        "records": 30,
+        "malformed": 0,
+        "connections": 3,
+        "delivered": 3,
+        "stale_removed": 0,
+        "failed": 0,
+        "broadcasters": 0,
+    }
+    assert invoked == [] and len(calls) == 1 and calls[0][0] == ["a", "b", "c"]
+    assert json.loads(calls[0][1])["summary"]["events"] == 30
+
+
+def test_many_connections_go_to_broadcasters_one_slice_each():
+    ids = [f"c{i:03d}" for i in range(25)]
+    payloads: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def invoke(payload: dict[str, Any]) -> dict[str, int]:
+        with lock:
+            payloads.append(payload)
+        count = len(payload["connectionIds"])
+        return {"connections": count, "delivered": count - 1, "stale_removed": 1, "failed": 0}
+
+    calls, post_all = record_calls()
+    result = consumer.process(
+        msk_event(json_records(events(30), topic="acme-telemetry")),
+        scan=lambda: ids,
+        post_all=post_all,
+        invoke=invoke,
+        slice_size=10,
+    )
+    assert calls == []
+    assert sorted(len(p["connectionIds"]) for p in payloads) == [5, 10, 10]
+    assert sorted(c for p in payloads for c in p["connectionIds"]) == ids
+    assert len({p["message"] for p in payloads}) == 1  # built once, the same for all
+    assert json.loads(payloads[0]["message"])["summary"]["events"] == 30
+    assert result["connections"] == 25 and result["broadcasters"] == 3
+    assert (result["delivered"], result["stale_removed"], result["failed"]) == (22, 3, 0)
+
+
+def test_a_failed_broadcaster_counts_its_slice_as_failed(caplog: pytest.LogCaptureFixture):
+    def invoke(payload: dict[str, Any]) -> dict[str, int]:
+        if "c00" in payload["connectionIds"]:
+            raise RuntimeError("broadcaster failed: Task timed out")
+        count = len(payload["connectionIds"])
+        return {"connections": count, "delivered": count, "stale_removed": 0, "failed": 0}
+
+    result = consumer.fan_out(invoke, b"{}", [["c00", "c01"], ["c02", "c03", "c04"]])
+    assert result.counts() == {"connections": 5, "delivered": 3, "stale_removed": 0, "failed": 2}
+    warnings = [r for r in caplog.records if r.getMessage() == "broadcaster invocation failed"]
+    assert len(warnings) == 1 and "Task timed out" in vars(warnings[0])["error"]
+
+
+def test_without_a_broadcaster_every_connection_is_posted_here():
+    calls, post_all = record_calls()
+    ids = [f"c{i}" for i in range(50)]
+    result = consumer.process(
+        msk_event(json_records(events(5), topic="acme-telemetry")),
+        scan=lambda: ids,
+        post_all=post_all,
+        invoke=None,
+        slice_size=10,
+    )
+    assert len(calls) == 1 and calls[0][0] == ids and result["broadcasters"] == 0
+
+
+def test_nothing_is_posted_without_connections_or_events():
+    calls, post_all = record_calls()
+    for scan, batch in (
+        (list, events(5)),  # no connections
+        (lambda: ["a"], []),  # no events
+    ):
+        result = consumer.process(
+            msk_event(json_records(batch, topic="acme-telemetry")),
+            scan=scan,
+            post_all=post_all,
+            invoke=None,
+        )
+        assert result["delivered"] == 0
+    assert calls == []
 
 
 @pytest.mark.integration
-def test_gone_connection_is_removed_and_other_errors_counted(aws_endpoint: str):
-    # DynamoDB is the moto server; API Gateway's GoneException (410) cannot come from moto,
-    # so only the management API client is stubbed.
-    table = create_connections_table()
-    alive, gone, broken = new_connection_id(), new_connection_id(), new_connection_id()
-    put_connections(table, [alive, gone, broken])
-    dynamodb = boto3.client("dynamodb")
-    order = consumer.scan_connection_ids(dynamodb, table)
+def test_the_broadcaster_is_invoked_synchronously_with_its_slice(aws_endpoint: str):
+    # moto (without Docker) answers an invocation with its payload: what was sent comes back.
+    name = create_echo_function()
+    invoke = consumer.lambda_invoker(boto3.client("lambda"), name)
+    payload = consumer.broadcaster_payload(b'{"type":"telemetry"}', ["a", "b"])
+    assert invoke(payload) == {"message": '{"type":"telemetry"}', "connectionIds": ["a", "b"]}
 
-    messages = consumer.build_messages([consumer.dashboard_view(e) for e in events(5)])
-    apigw = boto3.client("apigatewaymanagementapi", endpoint_url="https://example.invalid/live")
-    with Stubber(apigw) as stub:
-        for connection_id in order:  # one worker: posts happen in scan order
-            params = {"ConnectionId": connection_id, "Data": messages[0]}
-            if connection_id == gone:
-                stub.add_client_error(
-                    "post_to_connection",
-                    "GoneException",
-                    http_status_code=410,
-                    expected_params=params,
-                )
-            elif connection_id == broken:
-                stub.add_client_error(
-                    "post_to_connection",
-                    "LimitExceededException",
-                    http_status_code=429,
-                    expected_params=params,
-                )
-            else:
-                stub.add_response("post_to_connection", {}, params)
-        result = consumer.broadcast(apigw, dynamodb, table, order, messages, max_workers=1)
-        stub.assert_no_pending_responses()
 
-    assert result == consumer.BroadcastResult(connections=3, delivered=1, stale_removed=1, failed=1)
-    assert set(items(table)) == {alive, broken}
+def test_a_broadcaster_function_error_raises():
+    client = boto3.client("lambda", region_name="eu-west-1")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "invoke",
+            {
+                "StatusCode": 200,
+                "FunctionError": "Unhandled",
+                "Payload": StreamingBody(io.BytesIO(b'{"errorMessage":"boom"}'), 23),
+            },
+        )
+        with pytest.raises(RuntimeError, match="boom"):
+            consumer.lambda_invoker(client, "broadcaster")({"message": "{}", "connectionIds": []})
+
+
+def create_echo_function() -> str:
+    from tests.support import moto_api as api
+
+    api.configure(os.environ["AWS_ENDPOINT_URL"], {"lambda": {"use_docker": False}})
+    role = boto3.client("iam").create_role(
+        RoleName=f"role-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("broadcaster.py", "def lambda_handler(event, context):\n    return {}\n")
+    name = f"broadcaster-{uuid.uuid4().hex[:8]}"
+    boto3.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role,
+        Handler="broadcaster.lambda_handler",
+        Code={"ZipFile": code.getvalue()},
+    )
+    return name
+
+
+# ------------------------------------------------------------------ the handler
 
 
 @pytest.mark.integration
-def test_handler_broadcasts_to_every_connection(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch):
+def test_handler_broadcasts_to_every_connection_and_removes_gone_ones(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+):
     table = create_connections_table()
-    connections = [new_connection_id() for _ in range(25)]  # more than one page of workers
+    connections = [new_connection_id() for _ in range(25)]
+    gone = connections[:3]
     put_connections(table, connections)
     monkeypatch.setenv("CONNECTIONS_TABLE", table)
-    monkeypatch.setenv("WEBSOCKET_CALLBACK_URL", aws_endpoint)  # moto's management API
     batch = events(40)
     records = json_records(batch, topic="acme-telemetry", partitions=2)
     event = msk_event(records)
     event["records"]["acme-telemetry-0"].append(
         {"topic": "acme-telemetry", "partition": 0, "offset": 999, "value": b64(b"oops")}
     )
-
-    moto_api.start_recording(aws_endpoint)
-    try:
+    with connections_api(delay=0.005, gone=gone) as url:
+        monkeypatch.setenv("WEBSOCKET_CALLBACK_URL", url)
         result = consumer.lambda_handler(event, FakeLambdaContext())
-    finally:
-        moto_api.stop_recording(aws_endpoint)
+        stats = connections_api_stats(url)
 
     assert result == {
         "records": 41,
         "malformed": 1,
         "connections": 25,
-        "delivered": 25,
-        "stale_removed": 0,
+        "delivered": 22,
+        "stale_removed": 3,
         "failed": 0,
+        "broadcasters": 0,
     }
+    assert set(items(table)) == set(connections) - set(gone)  # gone ones deleted
+    assert stats["posts"] == stats["connections"] == 22 and stats["unsigned"] == 0
+    assert len(stats["bodies"]) == 1  # every connection got the same message
+
+
+@pytest.mark.integration
+def test_handler_posts_through_the_management_api(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+):
+    # moto's own @connections endpoint: the request is one it understands as PostToConnection.
+    table = create_connections_table()
+    connections = [new_connection_id() for _ in range(3)]
+    put_connections(table, connections)
+    monkeypatch.setenv("CONNECTIONS_TABLE", table)
+    monkeypatch.setenv("WEBSOCKET_CALLBACK_URL", aws_endpoint)
+    batch = events(40)
+    moto_api.start_recording(aws_endpoint)
+    try:
+        result = consumer.lambda_handler(
+            msk_event(json_records(batch, topic="acme-telemetry", partitions=1)),
+            FakeLambdaContext(),
+        )
+    finally:
+        moto_api.stop_recording(aws_endpoint)
+    assert result["delivered"] == 3
     posted = moto_api.posted_to_connections(aws_endpoint)
     assert set(posted) == set(connections)
     for messages in posted.values():
         assert len(messages) == 1
         message = json.loads(messages[0])
-        assert sorted(e["event_id"] for e in message["events"]) == sorted(
-            e["event_id"] for e in batch
-        )
-        assert not any(PERSONAL & set(e) for e in message["events"])
-        assert b"ip_address" not in messages[0]
+        assert message["summary"]["events"] == 40
+        assert [e["event_id"] for e in message["events"]] == [
+            e["event_id"] for e in batch[-consumer.RECENT_EVENTS :]
+        ]
 
 
 def test_settings_are_required(monkeypatch: pytest.MonkeyPatch):
@@ -214,13 +387,21 @@ def test_settings_are_required(monkeypatch: pytest.MonkeyPatch):
         consumer.ConsumerSettings.from_env(
             {"CONNECTIONS_TABLE": "t", "WEBSOCKET_CALLBACK_URL": "wss://x.example/live"}
         )
-    settings = consumer.ConsumerSettings.from_env(
-        {
-            "CONNECTIONS_TABLE": "t",
-            "WEBSOCKET_CALLBACK_URL": "https://a1.execute-api.eu-west-1.amazonaws.com/live/",
-        }
-    )
+    base = {
+        "CONNECTIONS_TABLE": "t",
+        "WEBSOCKET_CALLBACK_URL": "https://a1.execute-api.eu-west-1.amazonaws.com/live/",
+    }
+    settings = consumer.ConsumerSettings.from_env(base)
     assert settings.callback_url == "https://a1.execute-api.eu-west-1.amazonaws.com/live"
+    assert settings.broadcaster_function is None
+    assert settings.slice_size == consumer.DEFAULT_SLICE_SIZE
+    settings = consumer.ConsumerSettings.from_env(
+        {**base, "BROADCASTER_FUNCTION_NAME": " b ", "BROADCAST_SLICE_SIZE": "250"}
+    )
+    assert (settings.broadcaster_function, settings.slice_size) == ("b", 250)
+    for bad in ("0", "many", "10001"):
+        with pytest.raises(consumer.SettingsError, match="BROADCAST_SLICE_SIZE"):
+            consumer.ConsumerSettings.from_env({**base, "BROADCAST_SLICE_SIZE": bad})
 
 
 @pytest.mark.integration
@@ -240,5 +421,6 @@ def test_no_connections_means_no_posts(aws_endpoint: str, monkeypatch: pytest.Mo
         "delivered": 0,
         "stale_removed": 0,
         "failed": 0,
+        "broadcasters": 0,
     }
     assert moto_api.posted_to_connections(aws_endpoint) == {}

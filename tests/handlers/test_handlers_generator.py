@@ -10,7 +10,9 @@ import random
 import uuid
 import zipfile
 from collections import Counter
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,6 +24,7 @@ from telemetry_contract import load_contract
 
 from tests.support import moto_api
 from tests.support.lambda_context import FakeLambdaContext
+from tests.support.paths import CONTRACT_PATH
 
 SAMPLE_SIZE = 50_000
 # Tolerance for a count: Z standard deviations of Binomial(n, p). With Z = 6 a false alarm
@@ -116,6 +119,136 @@ def test_ranges_and_formats(sample):
         assert all(0 <= int(octet) <= 255 for octet in e["ip_address"].split("."))
         assert [int(p) for p in e["app_version"].split(".")] and e["app_version"].count(".") == 2
     assert len({e["event_id"] for e in sample}) == len(sample)
+
+
+def assert_uniform_integers(values: list[int], low: int, high: int, bins: int = 0) -> None:
+    """Every integer of low..high equally likely (grouped into ``bins`` equal bins if given)."""
+    assert min(values) >= low and max(values) <= high
+    span = high - low + 1
+    groups = bins or span
+    assert span % groups == 0, "bins must divide the range"
+    counts = Counter((v - low) * groups // span for v in values)
+    n, p = len(values), 1 / groups
+    tolerance = Z * math.sqrt(n * p * (1 - p))
+    for group in range(groups):
+        assert abs(counts[group] - n * p) <= tolerance, (low, high, group, counts[group], n * p)
+
+
+def assert_uniform_floats(values: list[float], low: float, high: float) -> None:
+    """Uniform on [low, high], rounded to 2 decimals: ten equal bins hold a tenth each."""
+    assert min(values) >= low and max(values) <= high
+    assert all(round(v, 2) == v for v in values)
+    n, p = len(values), 0.1
+    counts = Counter(min(int((v - low) / (high - low) * 10), 9) for v in values)
+    tolerance = Z * math.sqrt(n * p * (1 - p))
+    for group in range(10):
+        assert abs(counts[group] - n * p) <= tolerance, (low, high, group, counts[group])
+
+
+@pytest.mark.parametrize(
+    ("field", "low", "high", "bins"),
+    [
+        ("buffering_events", 0, 5, 0),
+        ("error_count", 0, 2, 0),
+        ("watch_duration_seconds", 0, 7200, 19),  # 7201 = 19 bins of 379 values
+        ("position_seconds", 0, 7200, 19),
+    ],
+)
+def test_integer_fields_are_uniform(sample, field, low, high, bins):
+    values = [e[field] for e in sample]
+    assert {low, high} <= set(values)
+    assert_uniform_integers(values, low, high, bins)
+
+
+def test_identifier_numbers_and_versions_are_uniform(sample):
+    customers = [int(e["customer_id"].removeprefix("cust_")) for e in sample]
+    assert_uniform_integers(customers, 1, 100_000, bins=10)
+    titles = [int(e["title_id"].removeprefix("title_")) for e in sample]
+    assert_uniform_integers(titles, 1, 10_000, bins=10)
+    parts = [tuple(map(int, e["app_version"].split("."))) for e in sample]
+    assert_uniform_integers([p[0] for p in parts], 1, 5)
+    assert_uniform_integers([p[1] for p in parts], 0, 9)
+    assert_uniform_integers([p[2] for p in parts], 0, 99, bins=10)
+
+
+def test_ip_octets_are_uniform_in_their_ranges(sample):
+    octets = [tuple(map(int, e["ip_address"].split("."))) for e in sample]
+    assert_uniform_integers([o[0] for o in octets], 1, 223)
+    assert_uniform_integers([o[1] for o in octets], 0, 255, bins=16)
+    assert_uniform_integers([o[2] for o in octets], 0, 255, bins=16)
+    assert_uniform_integers([o[3] for o in octets], 1, 254, bins=2)
+
+
+def test_double_fields_are_uniform_and_rounded(sample):
+    assert_uniform_floats([e["bandwidth_mbps"] for e in sample], 5.0, 100.0)
+    buffering = [e["buffering_duration_seconds"] for e in sample if e["buffering_events"]]
+    assert_uniform_floats(buffering, 0.5, 30.0)
+    not_complete = [e["completion_percentage"] for e in sample if e["event_type"] != "complete"]
+    assert_uniform_floats(not_complete, 0.0, 100.0)
+    assert {e["completion_percentage"] for e in sample if e["event_type"] == "complete"} == {100.0}
+
+
+def test_operating_systems_and_cities_are_uniform_within_their_group(sample):
+    for device, systems in generator.DEVICE_OS.items():
+        chosen = [e["device_os"] for e in sample if e["device_type"] == device]
+        assert_uniform_integers([systems.index(s) for s in chosen], 0, len(systems) - 1)
+    for state, cities in generator.CITIES.items():
+        chosen = [e["city"] for e in sample if e["state"] == state]
+        assert_uniform_integers([cities.index(c) for c in chosen], 0, len(cities) - 1)
+
+
+def test_ids_are_random_version_4_uuids(sample):
+    for name in ("event_id", "session_id", "device_id"):
+        ids = [e[name] for e in sample]
+        assert len(set(ids)) == len(ids), name
+        for text in ids[:5000]:
+            parsed = uuid.UUID(text)
+            assert str(parsed) == text
+            assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        # Every random hex digit (all but the version digit) takes its 16 values evenly.
+        digits = Counter(t.replace("-", "")[0] for t in ids)
+        assert_uniform_integers([int(d, 16) for d in digits.elements()], 0, 15)
+        variants = Counter(t[19] for t in ids)
+        assert set(variants) == set("89ab")
+
+
+def test_pick_maps_draws_onto_the_weights():
+    weighted = generator.Weighted.of({"a": 1, "b": 2, "c": 1})
+    assert weighted.pick(0.0) == "a"
+    assert weighted.pick(0.2499) == "a"
+    assert weighted.pick(0.25) == "b"
+    assert weighted.pick(0.7499) == "b"
+    assert weighted.pick(0.75) == "c"
+    assert weighted.pick(0.9999999999999999) == "c"
+
+
+def steady_clock(start: datetime, step: timedelta) -> Iterator[datetime]:
+    moment = start
+    while True:
+        yield moment
+        moment += step
+
+
+def test_each_event_has_the_time_it_was_made():
+    # 0.4 ms between events: several share a millisecond, none shows another's.
+    clock = steady_clock(datetime(2026, 3, 1, 12, 0, 0, 999_000, tzinfo=UTC), timedelta(0, 0, 400))
+    moments: list[datetime] = []
+
+    def now() -> datetime:
+        moments.append(next(clock))
+        return moments[-1]
+
+    events = generator.generate_events(40, random.Random(5), now=now)
+    assert [e["event_timestamp"] for e in events] == [generator.utc_timestamp(m) for m in moments]
+    assert events[0]["event_timestamp"] == "2026-03-01T12:00:00.999Z"
+    assert events[3]["event_timestamp"] == "2026-03-01T12:00:01.000Z"
+    assert len({e["event_timestamp"] for e in events}) == 16
+
+
+def test_timestamps_of_other_time_zones_are_written_in_utc():
+    moment = datetime(2026, 3, 1, 14, 30, 5, 123456, tzinfo=timezone(timedelta(hours=2)))
+    events = generator.generate_events(2, random.Random(1), now=lambda: moment)
+    assert {e["event_timestamp"] for e in events} == {"2026-03-01T12:30:05.123Z"}
 
 
 def test_timestamps_are_utc_with_z():
@@ -259,3 +392,34 @@ def test_handler_default_settings_need_the_producer_name(monkeypatch: pytest.Mon
     monkeypatch.delenv("PRODUCER_FUNCTION_NAME", raising=False)
     with pytest.raises(generator.SettingsError, match="PRODUCER_FUNCTION_NAME"):
         generator.lambda_handler({}, FakeLambdaContext())
+
+
+# ------------------------------------------------------------------ contract drift
+
+
+def use_contract_fields(
+    fields: list[dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point TELEMETRY_CONTRACT_PATH at a copy of the contract with other fields."""
+    document = json.loads(CONTRACT_PATH.read_text())
+    document["fields"] = fields
+    path = tmp_path / "telemetry_event.json"
+    path.write_text(json.dumps(document))
+    monkeypatch.setenv("TELEMETRY_CONTRACT_PATH", str(path))
+    load_contract.cache_clear()
+
+
+def test_events_follow_a_contract_that_reorders_its_fields(tmp_path, monkeypatch):
+    fields = list(reversed(json.loads(CONTRACT_PATH.read_text())["fields"]))
+    use_contract_fields(fields, tmp_path, monkeypatch)
+    events = generator.generate_events(3, random.Random(2))
+    assert [tuple(e) for e in events] == [tuple(f["name"] for f in fields)] * 3
+
+
+def test_a_contract_field_the_generator_lacks_is_a_clear_error(tmp_path, monkeypatch):
+    fields = json.loads(CONTRACT_PATH.read_text())["fields"]
+    use_contract_fields([*fields[1:], {"name": "mood", "type": "string"}], tmp_path, monkeypatch)
+    with pytest.raises(
+        RuntimeError, match=r"no value for \['mood'\]; not in the contract: \['event_id'\]"
+    ):
+        generator.generate_events(1, random.Random(2))

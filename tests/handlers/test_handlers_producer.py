@@ -150,3 +150,13 @@ def test_invalid_batch_sends_nothing_and_valid_batch_arrives_once(
         event = json.loads(record.value)
         assert record.key == event["session_id"].encode()
         assert record.value == producer.encode_value(event)  # compact JSON
+
+
+def test_values_are_compact_utf8_json():
+    event = {**events(1)[0], "city": "Zürich"}
+    assert producer.encode_value(event) == json.dumps(
+        event, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+    assert "Zürich".encode() in producer.encode_value(event)
+    with pytest.raises(ValueError, match="JSON compliant"):
+        producer.encode_value({**event, "bandwidth_mbps": float("nan")})

@@ -290,6 +290,55 @@ def test_iam_is_least_privilege(synth: Synthesized) -> None:
     assert manage[0]["resources"][0].endswith("/live/POST/@connections/*")
 
 
+def _function_statements(synth: Synthesized, stack: str, prefix: str) -> dict[str, Any]:
+    """Sid -> statement of the permissions policy of the function with this construct id."""
+    docs = synth.stack(stack)["data"]["aws_iam_policy_document"]
+    (doc,) = [d for name, d in docs.items() if name.startswith(f"{prefix}_permissions_")]
+    return {s.get("sid"): s for s in doc["statement"]}
+
+
+def test_consumer_hands_slices_to_the_broadcaster(synth: Synthesized) -> None:
+    functions = {
+        name.rsplit("_", 2)[0]: f
+        for name, f in synth.resources("dashboard", "aws_lambda_function").items()
+    }
+    broadcaster, consumer = functions["broadcaster"], functions["consumer"]
+    assert broadcaster["function_name"] == "acme-data-dev-broadcaster"
+    assert broadcaster["handler"] == "broadcaster.lambda_handler"
+    assert "vpc_config" not in broadcaster  # it talks to API Gateway and DynamoDB only
+    assert broadcaster["timeout"] < 60  # the consumer's Lambda client waits 60 s at most
+    names = {f["function_name"]: key for key, f in functions.items()}
+    assert set(names) >= {"acme-data-dev-broadcaster", "acme-data-dev-consumer"}
+    broadcaster_env = broadcaster["environment"]["variables"]
+    consumer_env = consumer["environment"]["variables"]
+    assert set(broadcaster_env) == {"CONNECTIONS_TABLE", "WEBSOCKET_CALLBACK_URL"}
+    for name in ("CONNECTIONS_TABLE", "WEBSOCKET_CALLBACK_URL"):
+        assert broadcaster_env[name] == consumer_env[name]
+    assert re.fullmatch(
+        r"\$\{aws_lambda_function\.broadcaster_function_\w+\.function_name\}",
+        consumer_env["BROADCASTER_FUNCTION_NAME"],
+    )
+
+    # Least privilege: the consumer may invoke only the broadcaster; the broadcaster may
+    # only post to connections and delete the gone ones.
+    invoke = _function_statements(synth, "dashboard", "consumer")["InvokeBroadcaster"]
+    assert invoke["actions"] == ["lambda:InvokeFunction"]
+    assert re.fullmatch(
+        r"\$\{aws_lambda_function\.broadcaster_function_\w+\.arn\}", invoke["resources"][0]
+    )
+    assert len(invoke["resources"]) == 1
+    granted = _function_statements(synth, "dashboard", "broadcaster")
+    assert {sid: s["actions"] for sid, s in granted.items()} == {
+        "WriteOwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "PostToConnections": ["execute-api:ManageConnections"],
+        "RemoveGoneConnections": ["dynamodb:DeleteItem"],
+    }
+    assert granted["PostToConnections"]["resources"][0].endswith("/live/POST/@connections/*")
+    assert granted["RemoveGoneConnections"]["resources"] == [
+        "${aws_dynamodb_table.connections.arn}"
+    ]
+
+
 def test_every_lambda_has_its_own_role_and_a_log_group_with_retention(
     synth: Synthesized,
 ) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.resources
+import json
 import os
 import signal
 import socket
@@ -21,8 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 LOOPBACK = "127.0.0.1"
 
@@ -168,3 +171,41 @@ def moto_server(startup_timeout: float = 30.0) -> Iterator[str]:
             command, name="moto", startup_timeout=startup_timeout, grace_seconds=5.0, env=env
         ) as (port, _):
             yield f"http://{LOOPBACK}:{port}"
+
+
+@contextlib.contextmanager
+def connections_api(
+    delay: float = 0.03, gone: Sequence[str] = (), startup_timeout: float = 20.0
+) -> Iterator[str]:
+    """A stand-in @connections API (tests/support/connections_api.py) in its own process.
+
+    Yields its base URL "http://127.0.0.1:PORT/live", the WEBSOCKET_CALLBACK_URL to use.
+    """
+
+    def command(port: int, work: Path) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "tests.support.connections_api",
+            "--port",
+            str(port),
+            "--delay",
+            str(delay),
+            *(["--gone", *gone] if gone else []),
+        ]
+
+    root = Path(__file__).resolve().parents[2]
+    env = {"PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p)}
+    with _service(
+        command, name="connections-api", startup_timeout=startup_timeout, grace_seconds=2.0, env=env
+    ) as (port, _):
+        yield f"http://{LOOPBACK}:{port}/live"
+
+
+def connections_api_stats(url: str, *, reset: bool = False) -> dict[str, Any]:
+    """What the stand-in @connections API received (``reset``: then forget it)."""
+    root = url.rsplit("/", 1)[0]
+    request = urllib.request.Request(f"{root}/stats", method="DELETE" if reset else "GET")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        stats: dict[str, Any] = json.loads(response.read())
+    return stats

@@ -128,16 +128,18 @@ def test_live_dashboard_in_chromium(
     first = views(30, seed=7)
     first[-3]["title_id"] = HOSTILE_TITLE
     first[-5]["city"] = HOSTILE_CITY
-    whole = consumer.build_messages(first)
-    assert len(whole) == 1
-    # The consumer splits a batch over several messages; make it two here.
-    batch = consumer.build_messages(first, max_bytes=len(whole[0]) * 2 // 3)
-    assert [json.loads(m)["part"] for m in batch] == [1, 2]
+    # Two batches: 5 events, then 25 of which the message carries only the latest 20 (its
+    # summary counts all 25).
+    batch = [consumer.build_message(first[:5]), consumer.build_message(first[5:])]
+    assert all(m is not None for m in batch)
+    assert len(json.loads(batch[1])["events"]) == consumer.RECENT_EVENTS
+    assert json.loads(batch[1])["summary"]["events"] == 25
     later = views(5, seed=8)
-    (third,) = consumer.build_messages(later)
+    third = consumer.build_message(later)
+    assert third is not None
     error_body = ws_default.handle_message({"body": send_json({"action": "subscribe"})})["body"]
     first_script = [
-        *(m.decode() for m in batch),
+        *(m.decode() for m in batch if m),
         error_body,  # {"type": "error", ...}: shown, not counted
         send_json({"type": "announcement", "text": "new field"}),  # unknown type: ignored
         "this is not JSON",  # ignored
@@ -153,7 +155,7 @@ def test_live_dashboard_in_chromium(
             lambda: (s := dom(browser))["ignored"] == "3" and s["pong"] != "none yet" and s,
             message="the page to go live and take every scripted message",
         )
-        summaries = [json.loads(m)["summary"] for m in batch]
+        summaries = [json.loads(m)["summary"] for m in batch if m]
         assert sum(s["events"] for s in summaries) == 30
         assert state["viewport"] == [1280, 800]
         assert state["status"] == "Live"

@@ -1,8 +1,9 @@
 // ACME telemetry live dashboard: one WebSocket to the platform's API Gateway WebSocket API.
 //
-// Messages from the consumer Lambda (see handlers/README.md, "consumer"):
-//   {"type": "telemetry", "part": i, "parts": n, "events": [...], "summary": {...}}
-// each summary counts only its own message, so totals are simple sums. The $default route
+// Messages from the consumer Lambda (see handlers/README.md, "consumer"), one per batch:
+//   {"type": "telemetry", "events": [the batch's latest 20], "summary": {...}}
+// each summary counts its whole batch, so totals are simple sums; "part"/"parts", which
+// earlier consumers sent when a batch took several messages, are still shown if present. The $default route
 // answers {"action": "ping"} with {"type": "pong", ...} and anything else with
 // {"type": "error", "error": "..."}. Unknown types are counted and ignored.
 //

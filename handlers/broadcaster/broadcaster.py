@@ -1,0 +1,118 @@
+"""Broadcaster Lambda: posts one dashboard message to a slice of WebSocket connections.
+
+Invoked synchronously by the consumer when a batch must reach more connections than one
+function should post to (more than BROADCAST_SLICE_SIZE): each invocation gets one slice,
+and the slices run in parallel, one Lambda instance each.
+
+Input: {"message": "<the message, JSON text>", "connectionIds": ["L0SM9cOFvHcCIhw=", ...]}
+(the consumer's broadcaster_payload). The message is posted as it is, UTF-8, to every
+connection (see websocket_posts: SigV4-signed requests over keep-alive connections, up to
+64 in flight). A connection API Gateway reports gone (410) is deleted from the connections
+table; other failures are counted and logged, never raised. Input that is not this shape
+raises ValueError (the consumer counts the slice as failed).
+
+Environment variables:
+    CONNECTIONS_TABLE        required; DynamoDB table of connections (partition key
+                             "connectionId", S).
+    WEBSOCKET_CALLBACK_URL   required; the stage's connection management endpoint,
+                             https://{api-id}.execute-api.{region}.amazonaws.com/{stage}
+    LOG_LEVEL                optional, default INFO.
+    AWS_REGION               set by the runtime; requests are signed for it.
+
+Logging: plain JSON lines (json_log), so the package needs no third-party dependency.
+
+IAM: execute-api:ManageConnections on
+arn:aws:execute-api:{region}:{account}:{api-id}/{stage}/POST/@connections/*;
+dynamodb:DeleteItem on the connections table.
+
+Returns {"connections": n, "delivered": d, "stale_removed": s, "failed": f}.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from connections import callback_url, connections_table, remove_connection
+from json_log import fields, get_logger
+from websocket_posts import ConnectionPoster, broadcast, poster_for
+
+log = get_logger("broadcaster")
+
+# One invocation's slice; the consumer's slices are far smaller (BROADCAST_SLICE_SIZE).
+MAX_CONNECTIONS: Final = 10_000
+
+
+@dataclass(frozen=True)
+class BroadcastRequest:
+    message: bytes
+    connection_ids: list[str]
+
+
+def parse_request(event: Any) -> BroadcastRequest:
+    """Check the invocation input; ValueError says what is wrong."""
+    if not isinstance(event, Mapping):
+        raise ValueError(
+            'input must be {"message": str, "connectionIds": [str, ...]}, '
+            f"got {type(event).__name__}"
+        )
+    message = event.get("message")
+    if not isinstance(message, str) or not message:
+        raise ValueError(f"'message' must be a non-empty string, got {message!r:.60}")
+    ids = event.get("connectionIds")
+    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        raise ValueError(f"'connectionIds' must be a list of non-empty strings, got {ids!r:.60}")
+    if len(ids) > MAX_CONNECTIONS:
+        raise ValueError(f"at most {MAX_CONNECTIONS} connections per invocation, got {len(ids)}")
+    return BroadcastRequest(message.encode(), ids)
+
+
+def run(
+    request: BroadcastRequest, poster: ConnectionPoster, dynamodb: Any, table: str
+) -> dict[str, int]:
+    result = broadcast(
+        poster,
+        request.connection_ids,
+        request.message,
+        lambda connection_id: remove_connection(dynamodb, table, connection_id),
+    )
+    for failure in result.failures:
+        log.warning(
+            "post to connection failed",
+            extra=fields(connection_id=failure.connection_id, reason=failure.reason),
+        )
+    counts: dict[str, int] = result.counts()
+    log.info("slice broadcast", extra=fields(**counts, bytes=len(request.message)))
+    return counts
+
+
+_dynamodb_lock = threading.Lock()
+
+
+@functools.cache
+def _dynamodb() -> Any:
+    # boto3 is imported on first use (a gone connection), not at import. Posting threads
+    # may meet gone connections at the same moment, and boto3's default session is not
+    # safe to create clients from concurrently: one thread creates it.
+    with _dynamodb_lock:
+        import boto3
+
+        return boto3.client("dynamodb")
+
+
+class _LazyDynamoDB:
+    """The DynamoDB client, created only when a connection turns out to be gone."""
+
+    def delete_item(self, **kwargs: Any) -> Any:
+        return _dynamodb().delete_item(**kwargs)
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, int]:
+    request = parse_request(event)
+    table = connections_table(os.environ)
+    poster = poster_for(callback_url(os.environ))
+    return run(request, poster, _LazyDynamoDB(), table)
