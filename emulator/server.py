@@ -38,6 +38,7 @@ from . import (
     athena,
     ec2_rules,
     firehose,
+    iam_conditions,
     kafka,
     lambda_esm,
 )
@@ -55,6 +56,7 @@ def install_extensions() -> None:
     kafka.install()
     lambda_esm.install()
     firehose.install()
+    iam_conditions.install()
 
 
 def apply_startup_config() -> None:

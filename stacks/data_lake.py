@@ -26,25 +26,31 @@ DATA_PREFIX = "telemetry/"
 PARTITION_KEYS = ("year", "month", "day", "hour")
 
 
+# The last seven days, through the partition projection (the partition keys are strings).
+LAST_7_DAYS = "date_parse(concat(year, month, day), '%Y%m%d') >= current_date - interval '7' day"
+
+
 def named_queries(database: str, table: str) -> dict[str, tuple[str, str]]:
-    """The README's three queries: name -> (description, SQL)."""
+    """The saved queries: name -> (description, SQL). Each reads recent partitions only,
+    relative to the day it runs, never a literal year or month."""
     source = f"{database}.{table}"
     return {
         "events-by-type": (
-            "Count events by type for one month",
+            "Events by type over the last 7 days",
             f"SELECT event_type, COUNT(*) AS count\nFROM {source}\n"
-            "WHERE year = '2026' AND month = '01'\nGROUP BY event_type;",
+            f"WHERE {LAST_7_DAYS}\nGROUP BY event_type\nORDER BY count DESC;",
         ),
         "top-titles-by-watch-time": (
-            "Top ten titles by total watch time in a year",
+            "Top ten titles by total watch time over the last 7 days",
             "SELECT title_id, title_type, SUM(watch_duration_seconds) AS total_watch_time\n"
-            f"FROM {source}\nWHERE year = '2026'\nGROUP BY title_id, title_type\n"
-            "ORDER BY total_watch_time DESC\nLIMIT 10;",
+            f"FROM {source}\nWHERE {LAST_7_DAYS}\nGROUP BY title_id, title_type\n"
+            "ORDER BY total_watch_time DESC, title_id\nLIMIT 10;",
         ),
         "device-distribution": (
-            "Sessions started per device type",
+            "Sessions started per device type over the last 7 days",
             f"SELECT device_type, COUNT(*) AS sessions\nFROM {source}\n"
-            "WHERE event_type = 'start'\nGROUP BY device_type;",
+            f"WHERE event_type = 'start' AND {LAST_7_DAYS}\nGROUP BY device_type\n"
+            "ORDER BY sessions DESC;",
         ),
     }
 

@@ -513,3 +513,30 @@ def test_named_queries_are_read_in_a_batch_with_unknown_ids_reported(aws: Aws) -
             "ErrorMessage": "NamedQuery no-such-id does not exist",
         }
     ]
+
+
+def test_a_tls_only_bucket_policy_lets_requests_through_as_over_tls(aws: Aws) -> None:
+    s3 = aws("s3")
+    bucket = unique("tls-only")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    deny_plain_http = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    deny_all_but_true = {**deny_plain_http, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny_plain_http]}),
+    )
+    s3.put_object(Bucket=bucket, Key="a", Body=b"x")
+    assert s3.get_object(Bucket=bucket, Key="a")["Body"].read() == b"x"
+    # The condition is really evaluated: one that matches the request context denies.
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny_all_but_true]}),
+    )
+    with pytest.raises(ClientError):
+        s3.get_object(Bucket=bucket, Key="a")

