@@ -6,8 +6,9 @@ What moto 5.2.5 lacks or gets wrong for ``aws_msk_configuration``, ``aws_msk_clu
 
 * Cluster ARNs: moto builds ``cluster/<uuid>``; AWS (and the provider, which parses
   ``cluster_uuid`` out of the ARN) use ``cluster/<name>/<uuid>-<n>``. Fixed.
-* Cluster state: moto clusters stay ``CREATING`` forever. A cluster now answers
-  ``CREATING`` to CreateCluster and is ``ACTIVE`` from its first read on.
+* Cluster state: moto clusters stay ``CREATING`` forever. A cluster's state is now one of
+  moto's managed states (model ``kafka::cluster``): it answers ``CREATING`` to CreateCluster
+  and is ``ACTIVE`` from its first read on, unless the state manager is told otherwise.
 * Reads of an unknown or deleted cluster raised ``KeyError`` (HTTP 500); they now raise
   ``NotFoundException`` (HTTP 404), which the provider's delete waiter expects.
   DeleteCluster answers ``DELETING`` as AWS does.
@@ -53,6 +54,8 @@ from moto.kafka import urls as kafka_urls
 from moto.kafka.exceptions import BadRequestException, KafkaException, NotFoundException
 from moto.kafka.models import FakeKafkaCluster, KafkaBackend
 from moto.kafka.responses import KafkaResponse
+from moto.moto_api import state_manager
+from moto.moto_api._internal.managed_state_model import ManagedState
 from moto.utilities.utils import get_partition
 
 from ._compat import check_moto_version
@@ -284,13 +287,35 @@ def broker_strings(cluster: FakeKafkaCluster) -> dict[str, str]:
     return out
 
 
+# moto's managed-state mechanism drives a cluster from CREATING to ACTIVE: by default the
+# first read after CreateCluster finds it done (moto's clusters otherwise stay CREATING);
+# POST /moto-api/state-manager/set-transition can make creation take reads or seconds.
+CLUSTER_STATE_MODEL = "kafka::cluster"
+CLUSTER_TRANSITION = {"progression": "manual", "times": 1}
+
+
+def _managed(cluster: FakeKafkaCluster) -> ManagedState:
+    managed: ManagedState | None = cluster.__dict__.get("_managed_state")
+    if managed is None:
+        managed = cluster.__dict__["_managed_state"] = ManagedState(
+            CLUSTER_STATE_MODEL, [("CREATING", "ACTIVE")]
+        )
+    return managed
+
+
+def _state(cluster: FakeKafkaCluster) -> str | None:
+    return _managed(cluster).status
+
+
+def _set_state(cluster: FakeKafkaCluster, value: str) -> None:
+    _managed(cluster).status = value
+
+
 def _get_cluster(backend: KafkaBackend, arn: str) -> FakeKafkaCluster:
     cluster = backend.clusters.get(arn)
     if cluster is None:
         raise _NotFound(f"Cluster {arn} does not exist.")
-    if cluster.state == "CREATING":
-        # moto never finishes creating; the first read after CreateCluster finds it done.
-        cluster.state = "ACTIVE"
+    _managed(cluster).advance()  # a read: what moto's manual progression counts
     return cluster
 
 
@@ -617,6 +642,8 @@ def install() -> None:
     kafka_urls.url_paths.update(EXTRA_URL_PATHS)
 
     _patch(FakeKafkaCluster, "_generate_arn", _cluster_arn)
+    FakeKafkaCluster.state = property(_state, _set_state)  # type: ignore[assignment]
+    state_manager.register_default_transition(CLUSTER_STATE_MODEL, CLUSTER_TRANSITION)
     _patch(KafkaBackend, "describe_cluster", _wrap_describe(KafkaBackend.describe_cluster))
     _patch(KafkaBackend, "describe_cluster_v2", _wrap_describe(KafkaBackend.describe_cluster_v2))
     _patch(KafkaBackend, "delete_cluster", _delete_cluster)

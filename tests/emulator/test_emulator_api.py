@@ -540,3 +540,28 @@ def test_a_tls_only_bucket_policy_lets_requests_through_as_over_tls(aws: Aws) ->
     )
     with pytest.raises(ClientError):
         s3.get_object(Bucket=bucket, Key="a")
+
+
+def test_cluster_creation_follows_moto_state_manager(aws: Aws, emulator_server: Any) -> None:
+    transition = {
+        "model_name": "kafka::cluster",
+        "transition": {"progression": "manual", "times": 3},
+    }
+    request = urllib.request.Request(
+        f"{emulator_server.endpoint}/moto-api/state-manager/set-transition",
+        data=json.dumps(transition).encode(),
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    try:
+        arn = create_cluster(aws, unique("slow"))
+        kafka = aws("kafka")
+        states = [kafka.describe_cluster(ClusterArn=arn)["ClusterInfo"]["State"] for _ in range(3)]
+        assert states == ["CREATING", "CREATING", "ACTIVE"]
+    finally:
+        unset = urllib.request.Request(
+            f"{emulator_server.endpoint}/moto-api/state-manager/unset-transition",
+            data=json.dumps({"model_name": "kafka::cluster"}).encode(),
+            method="POST",
+        )
+        urllib.request.urlopen(unset, timeout=10).close()
