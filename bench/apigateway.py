@@ -32,7 +32,7 @@ import boto3
 
 from emulator.dataplane import apigateway_moto
 from emulator.dataplane.apigateway import ApiGateway
-from emulator.dataplane.credentials import MotoIdentities
+from emulator.dataplane.credentials import IamPolicyAuthorizer, MotoIdentities
 
 from .core import Figure, Target
 
@@ -200,7 +200,7 @@ def run() -> list[Figure]:
             apis=apigateway_moto.MotoApis(),
             invoke=_no_lambda,
             credentials=identities.lookup,
-            is_allowed=identities.is_allowed,
+            is_allowed=IamPolicyAuthorizer(identities.policies).is_allowed,
         )
         gateway.start()
         apigateway_moto.install(gateway)

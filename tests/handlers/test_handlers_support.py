@@ -7,7 +7,8 @@ import urllib.request
 
 import pytest
 
-from tests.support.services import moto_server, tansu_binary, tansu_broker
+from emulator.dataplane.msk import tansu_binary
+from tests.support.services import moto_server, tansu_broker
 
 
 def accepts(address: str) -> bool:
