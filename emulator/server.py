@@ -14,6 +14,9 @@ application is built it:
   ``POST /moto-api/config`` makes, so Lambda functions created later run without Docker and
   an Invoke echoes its payload.
 
+Once it listens, a background thread warms up every service the stacks call
+(:mod:`emulator.warmup`), so no service's first real call pays moto's lazy set-up.
+
 It runs in the foreground; ``python -m emulator start`` daemonizes it.
 """
 
@@ -38,6 +41,7 @@ from . import (
     kafka,
     lambda_esm,
     lambda_logging,
+    warmup,
 )
 from ._compat import check_moto_version
 
@@ -112,6 +116,8 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.pid_file:
         _write_pid_file(args.pid_file)
+    # Each service's first request builds its app and backend; do that now, not mid-deploy.
+    warmup.start_in_background(args.host, args.port)
     try:
         run_simple(
             args.host,
