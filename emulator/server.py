@@ -16,6 +16,9 @@ application is built it:
   ``POST /moto-api/config`` makes, so moto never looks for Docker (the data plane runs the
   functions).
 
+Once it listens, a background thread warms up every service the stacks call
+(:mod:`emulator.warmup`), so no service's first real call pays moto's lazy set-up.
+
 It runs in the foreground; ``python -m emulator start`` daemonizes it.
 """
 
@@ -41,6 +44,7 @@ from . import (
     iam_conditions,
     kafka,
     lambda_esm,
+    warmup,
 )
 from ._compat import check_moto_version
 from .dataplane import plane as dataplane
@@ -126,6 +130,8 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.pid_file:
         _write_pid_file(args.pid_file)
+    # Each service's first request builds its app and backend; do that now, not mid-deploy.
+    warmup.start_in_background(args.host, args.port)
     try:
         run_simple(
             args.host,
