@@ -20,6 +20,13 @@ from tests.conftest import STACK_NAMES
 from tests.support.local_platform import LocalPlatform, free_port, make
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Under pytest-xdist (make test), every test of the shared deployment runs on one worker.
+    for item in items:
+        if "tests/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.xdist_group("e2e"))
+
+
 @pytest.fixture(scope="session")
 def local_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     if shutil.which("terraform") is None:

@@ -115,6 +115,41 @@ def lake_objects(platform: LocalPlatform) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+def test_a_closed_browser_is_removed_through_disconnect(
+    local_platform: LocalPlatform, tmp_path: Path
+) -> None:
+    with chromium(tmp_path) as browser:
+        connection = open_live_page(local_platform, browser)
+    wait_for(lambda: connection not in connection_ids(local_platform), 30, what="$disconnect")
+    disconnect = local_platform.output("dashboard", "websocket_function_names")[1]
+    assert any(connection in line for line in local_platform.log_messages(disconnect))
+
+    # A connection whose $disconnect never ran (it is best-effort on AWS) goes with the next
+    # broadcast: API Gateway answers 410 for it and the consumer removes it.
+    table = local_platform.output("dashboard", "connections_table_name")
+    local_platform.client("dynamodb").put_item(
+        TableName=table, Item={"connectionId": {"S": connection}, "ttl": {"N": "9999999999"}}
+    )
+    fire_generator(local_platform)
+    wait_for(
+        lambda: connection not in connection_ids(local_platform),
+        90,
+        what="the next broadcast to remove the stale connection",
+    )
+
+
+def test_a_killed_browser_is_removed(local_platform: LocalPlatform, tmp_path: Path) -> None:
+    with chromium(tmp_path) as browser:
+        connection = open_live_page(local_platform, browser)
+        kill(browser)
+        fire_generator(local_platform)
+        wait_for(
+            lambda: connection not in connection_ids(local_platform),
+            90,
+            what="the killed browser's connection to be removed",
+        )
+
+
 def test_firehose_writes_every_published_event_once_under_hourly_prefixes(
     local_platform: LocalPlatform,
 ) -> None:
@@ -159,38 +194,3 @@ def test_every_saved_query_runs_and_one_matches_the_objects(
             expected.update(event["event_type"] for event in events)
     answer = {str(row[0]): int(str(row[1])) for row in outcomes["events-by-type"].rows}
     assert answer == dict(expected)
-
-
-def test_a_closed_browser_is_removed_through_disconnect(
-    local_platform: LocalPlatform, tmp_path: Path
-) -> None:
-    with chromium(tmp_path) as browser:
-        connection = open_live_page(local_platform, browser)
-    wait_for(lambda: connection not in connection_ids(local_platform), 30, what="$disconnect")
-    disconnect = local_platform.output("dashboard", "websocket_function_names")[1]
-    assert any(connection in line for line in local_platform.log_messages(disconnect))
-
-    # A connection whose $disconnect never ran (it is best-effort on AWS) goes with the next
-    # broadcast: API Gateway answers 410 for it and the consumer removes it.
-    table = local_platform.output("dashboard", "connections_table_name")
-    local_platform.client("dynamodb").put_item(
-        TableName=table, Item={"connectionId": {"S": connection}, "ttl": {"N": "9999999999"}}
-    )
-    fire_generator(local_platform)
-    wait_for(
-        lambda: connection not in connection_ids(local_platform),
-        90,
-        what="the next broadcast to remove the stale connection",
-    )
-
-
-def test_a_killed_browser_is_removed(local_platform: LocalPlatform, tmp_path: Path) -> None:
-    with chromium(tmp_path) as browser:
-        connection = open_live_page(local_platform, browser)
-        kill(browser)
-        fire_generator(local_platform)
-        wait_for(
-            lambda: connection not in connection_ids(local_platform),
-            90,
-            what="the killed browser's connection to be removed",
-        )
