@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,15 @@ import boto3
 from emulator import DEFAULT_PORT, EmulatorError, is_healthy, start, stop
 from emulator.control import dataplane_status, endpoint_for, fire_rule, running_pid
 
-from .stacks import ROOT, apply_all, destroy_all, plan_all, plan_differences, synthesize
+from .stacks import (
+    ROOT,
+    StackPlan,
+    apply_all,
+    destroy_all,
+    plan_all,
+    plan_differences,
+    synthesize,
+)
 from .terraform import TerraformError
 
 STATE_BUCKET = "acme-data-local-terraform-state"
@@ -79,33 +88,40 @@ def create_state_bucket(target: LocalTarget) -> None:
         s3.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
 
 
-def check_second_plan(target: LocalTarget) -> None:
+def check_second_plan(plans: list[StackPlan]) -> None:
     """After an apply, a new plan must be empty: a diff means the stacks fight themselves."""
-    changes = plan_differences(plan_all(target.outdir, target.workdir / "plan"))
+    changes = plan_differences(plans)
     if changes:
         raise TerraformError("the second plan is not empty:\n  " + "\n  ".join(changes))
     print("== second plan: no changes")
 
 
 def deploy(target: LocalTarget) -> None:
-    emulator = start(
-        port=target.port,
-        pid_file=target.pid_file,
-        log_file=target.log_file,
-        workdir=target.workdir / "dataplane",
-    )
-    print(f"== emulator at {emulator.endpoint} (pid {emulator.pid}, log {target.log_file})")
+    # The synth needs no emulator: it runs while the emulator starts.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth") as pool:
+        synth = pool.submit(synthesize, target.outdir, target.synth_environ)
+        print("== synth", flush=True)
+        emulator = start(
+            port=target.port,
+            pid_file=target.pid_file,
+            log_file=target.log_file,
+            workdir=target.workdir / "dataplane",
+        )
+        print(f"== emulator at {emulator.endpoint} (pid {emulator.pid}, log {target.log_file})")
+        try:
+            synth.result()
+        except BaseException:
+            stop(target.pid_file)
+            raise
     try:
         create_state_bucket(target)
-        print("== synth", flush=True)
-        synthesize(target.outdir, target.synth_environ)
-        outputs = apply_all(target.outdir)
+        outputs, second_plans = apply_all(target.outdir, target.workdir / "plan")
         for stack, values in outputs.items():
             print(f"\n-- {stack} outputs")
             for name, value in values.items():
                 print(f"   {name} = {json.dumps(value)}")
         (target.workdir / "outputs.json").write_text(json.dumps(outputs, indent=2))
-        check_second_plan(target)
+        check_second_plan(second_plans)
         print_what_runs(target)
     except BaseException:
         stop(target.pid_file)

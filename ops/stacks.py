@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,18 +57,29 @@ def init_all(outdir: Path) -> dict[str, Terraform]:
     return found
 
 
-def apply_all(outdir: Path) -> dict[str, dict[str, Any]]:
-    """Apply every stack once the stacks it reads are applied; returns each one's outputs."""
+def apply_all(outdir: Path, plan_dir: Path) -> tuple[dict[str, dict[str, Any]], list[StackPlan]]:
+    """Apply every stack once the stacks it reads are applied, and plan it again right after.
+
+    A stack's second plan starts as soon as its own apply ends, beside the applies of the
+    stacks after it (no later apply touches its resources). Returns each stack's outputs and
+    its second plan; the plans' summary is written to ``plan_dir``.
+    """
     found = init_all(outdir)
+    plan_dir.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=len(found), thread_name_prefix="plan") as planner:
+        second_plans: dict[str, Future[StackPlan]] = {}
 
-    def apply(name: str) -> dict[str, Any]:
-        started = time.monotonic()
-        found[name].apply()
-        print(f"== applied {name} in {time.monotonic() - started:.0f} s", flush=True)
-        return found[name].outputs()
+        def apply(name: str) -> dict[str, Any]:
+            started = time.monotonic()
+            found[name].apply()
+            print(f"== applied {name} in {time.monotonic() - started:.0f} s", flush=True)
+            second_plans[name] = planner.submit(_plan, found[name], plan_dir)
+            return found[name].outputs()
 
-    outputs = StackGraph.from_manifest(outdir).run(apply)
-    return {name: outputs[name] for name in found}
+        outputs = StackGraph.from_manifest(outdir).run(apply)
+        plans = [second_plans[name].result() for name in found]
+    _summarize(plans, plan_dir)
+    return {name: outputs[name] for name in found}, plans
 
 
 def destroy_all(outdir: Path) -> None:
@@ -101,21 +112,26 @@ def plan_all(outdir: Path, plan_dir: Path) -> list[StackPlan]:
     """
     plan_dir.mkdir(parents=True, exist_ok=True)
     found = init_all(outdir)
-
-    def plan(stack: Terraform) -> StackPlan:
-        plan_file = (plan_dir / f"{stack.stack}.tfplan").resolve()
-        stack.plan(plan_file)
-        document = stack.show_json(plan_file)
-        (plan_dir / f"{stack.stack}.json").write_text(json.dumps(document, indent=1))
-        print(f"== planned {stack.stack}", flush=True)
-        return StackPlan(stack.stack, plan_file, document)
-
     with ThreadPoolExecutor(max_workers=len(found), thread_name_prefix="plan") as pool:
-        plans = list(pool.map(plan, found.values()))
+        plans = list(pool.map(lambda stack: _plan(stack, plan_dir), found.values()))
+    _summarize(plans, plan_dir)
+    return plans
+
+
+def _plan(stack: Terraform, plan_dir: Path) -> StackPlan:
+    """The binary plan of one stack and its JSON, written to ``plan_dir``."""
+    plan_file = (plan_dir / f"{stack.stack}.tfplan").resolve()
+    stack.plan(plan_file)
+    document = stack.show_json(plan_file)
+    (plan_dir / f"{stack.stack}.json").write_text(json.dumps(document, indent=1))
+    print(f"== planned {stack.stack}", flush=True)
+    return StackPlan(stack.stack, plan_file, document)
+
+
+def _summarize(plans: list[StackPlan], plan_dir: Path) -> None:
     summary = render({p.stack: p.document for p in plans})
     (plan_dir / "summary.md").write_text(summary, encoding="utf-8")
     print(f"plan summary: {plan_dir / 'summary.md'}")
-    return plans
 
 
 def plan_differences(plans: list[StackPlan]) -> list[str]:

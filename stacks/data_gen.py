@@ -66,10 +66,11 @@ class DataGenStack(PlatformStack):
         data_prefix = lake.string(DataLakeOutputs.DATA_PREFIX)
         runtime = self.runtime_settings(lambdas)
 
+        failures_name = self.name("producer-failures")
         failures = SqsQueue(
             self,
             "producer-failures",
-            name=self.name("producer-failures"),
+            name=failures_name,
             message_retention_seconds=lambdas.failure_queue_retention_seconds,
             sqs_managed_sse_enabled=True,
         )
@@ -99,7 +100,13 @@ class DataGenStack(PlatformStack):
                         ("kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"),
                         (topic_arn,),
                     ),
-                    Allow("KeepFailedInvocations", ("sqs:SendMessage",), (failures.arn,)),
+                    # By its known ARN, not the queue's attribute: the function need not wait
+                    # for SQS's attribute propagation (about 25 s) before it is created.
+                    Allow(
+                        "KeepFailedInvocations",
+                        ("sqs:SendMessage",),
+                        (self.arn("sqs", failures_name),),
+                    ),
                 ),
                 subnet_ids=network.strings(NetworkOutputs.PRIVATE_SUBNET_IDS),
                 security_group_ids=(network.string(NetworkOutputs.LAMBDA_SECURITY_GROUP_ID),),
