@@ -37,7 +37,7 @@ ifneq ($(strip $(TF_PLUGIN_DIR)),)
 export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
 endif
 
-.PHONY: help venv packages lambda-runtime synth validate lint test bench deploy plan deploy-local destroy-local fire-schedule query clean
+.PHONY: help venv web-vendor packages lambda-runtime synth validate lint test bench deploy plan deploy-local destroy-local fire-schedule query clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -58,7 +58,19 @@ $(TF_CLI_CONFIG):
 	@mkdir -p $(dir $@)
 	@printf 'provider_installation {\n  filesystem_mirror {\n    path    = "%s"\n    include = ["registry.terraform.io/hashicorp/*"]\n  }\n  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }\n}\n' "$(TF_PLUGIN_DIR)" > $@
 
-packages: venv ## Build the reproducible Lambda zips into build/lambda
+# The dashboard page serves its chart library from its own origin: the version pinned in
+# web/package-lock.json, copied beside the page's own files (and so into its Lambda zip).
+WEB_VENDOR := handlers/dashboard_page/static/vendor
+$(WEB_VENDOR)/.installed: web/package.json web/package-lock.json
+	npm ci --prefix web --ignore-scripts --no-audit --no-fund --loglevel=error
+	@mkdir -p $(WEB_VENDOR)
+	cp web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css \
+		web/node_modules/uplot/LICENSE $(WEB_VENDOR)/
+	@touch $@
+
+web-vendor: $(WEB_VENDOR)/.installed ## Install the dashboard page's pinned chart library
+
+packages: venv web-vendor ## Build the reproducible Lambda zips into build/lambda
 	$(PY) -m modules.packaging build --handlers-root handlers \
 		--contract contracts/telemetry_event.json --build-dir $(BUILD)/lambda \
 		$(if $(ACME_WHEEL_DIR),--wheel-dir $(ACME_WHEEL_DIR))
@@ -83,7 +95,7 @@ lint: venv ## ruff and mypy over the whole tree
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
-test: lint lambda-runtime $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Lint, then the whole test suite
+test: lint lambda-runtime web-vendor $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Lint, then the whole test suite
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 bench: packages $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Measure synth, handlers and deploy-local beside their baselines (build/bench.json)

@@ -103,7 +103,18 @@ DEFAULT_SLICE_SIZE: Final = 500
 MAX_SLICE_SIZE: Final = 10_000
 # Broadcaster invocations in flight at once (each a Lambda instance of its own).
 MAX_PARALLEL_INVOCATIONS: Final = 100
-SUMMARY_COUNTS: Final = ("event_type", "device_type", "quality", "title_type", "state")
+SUMMARY_COUNTS: Final = (
+    "event_type",
+    "device_type",
+    "quality",
+    "title_type",
+    "state",
+    "isp",
+    "connection_type",
+)
+# Titles with the most watch time that a summary names (the deployed batch size is 100, so
+# a batch's summary names every title it watched).
+TOP_TITLES: Final = 100
 
 
 class MalformedRecord(ValueError):
@@ -221,17 +232,39 @@ def dashboard_view(event: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _sum(events: Sequence[Mapping[str, Any]], name: str) -> float:
+    return sum(float(e[name]) for e in events if name in e)
+
+
 def summarize(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What a dashboard adds up, computed once per batch rather than in every browser.
+
+    Every figure is a sum or a count over the whole batch, so summaries add up exactly across
+    batches: rates and ratios are derived from the sums by the page. ``top_titles`` holds
+    the TOP_TITLES titles with the most watch seconds in this batch (all of them when the
+    batch has no more, as with the deployed batch size of 100).
+    """
     summary: dict[str, Any] = {"events": len(events)}
     for name in SUMMARY_COUNTS:
         counts = Counter(str(e[name]) for e in events if name in e)
         summary[f"by_{name}"] = dict(sorted(counts.items()))
     bandwidths = [float(e["bandwidth_mbps"]) for e in events if "bandwidth_mbps" in e]
-    summary["avg_bandwidth_mbps"] = (
-        round(sum(bandwidths) / len(bandwidths), 2) if bandwidths else None
-    )
-    summary["buffering_events"] = sum(int(e.get("buffering_events", 0)) for e in events)
-    summary["errors"] = sum(int(e.get("error_count", 0)) for e in events)
+    summary["bandwidth_events"] = len(bandwidths)
+    summary["bandwidth_mbps_sum"] = round(sum(bandwidths), 2)
+    summary["watch_seconds"] = round(_sum(events, "watch_duration_seconds"), 2)
+    summary["buffering_seconds"] = round(_sum(events, "buffering_duration_seconds"), 2)
+    summary["events_buffering"] = sum(1 for e in events if int(e.get("buffering_events", 0)) > 0)
+    summary["events_with_errors"] = sum(1 for e in events if int(e.get("error_count", 0)) > 0)
+    watched: dict[str, float] = {}
+    for e in events:
+        if "title_id" in e and "watch_duration_seconds" in e:
+            title = str(e["title_id"])
+            watched[title] = watched.get(title, 0.0) + float(e["watch_duration_seconds"])
+    most = sorted(watched.items(), key=lambda item: (-item[1], item[0]))[:TOP_TITLES]
+    summary["top_titles"] = {title: round(seconds, 2) for title, seconds in most}
+    timestamps = sorted(str(e["event_timestamp"]) for e in events if "event_timestamp" in e)
+    summary["first_event_at"] = timestamps[0] if timestamps else None
+    summary["last_event_at"] = timestamps[-1] if timestamps else None
     return summary
 
 

@@ -10,6 +10,8 @@ Routes (GET and HEAD; any other method answers 405 with ``Allow: GET, HEAD``):
     /, /index.html   the page (text/html), Cache-Control max-age=60
     /app.js          the script (text/javascript)
     /style.css       the style sheet (text/css)
+    /vendor/uPlot.iife.min.js, /vendor/uPlot.min.css
+                     the chart library, pinned in web/package-lock.json
     anything else    404, a short text body
 The page links its assets as ``app.js?v=<content hash>``: a request carrying the current
 hash may be cached for a year (immutable); without it, for five minutes. Every 200 has a
@@ -54,6 +56,10 @@ PAGE_PATHS: Final = ("/", "/index.html")
 ASSETS: Final[Mapping[str, tuple[str, str]]] = {
     "/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),
+    # The chart library (uPlot, pinned in web/package-lock.json), copied here by
+    # `make web-vendor`, served from the page's own origin under the same strict CSP.
+    "/vendor/uPlot.iife.min.js": ("vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8"),
+    "/vendor/uPlot.min.css": ("vendor/uPlot.min.css", "text/css; charset=utf-8"),
 }
 HTML_TYPE: Final = "text/html; charset=utf-8"
 TEXT_TYPE: Final = "text/plain; charset=utf-8"
@@ -66,6 +72,8 @@ CONFIG_PLACEHOLDER: Final = "{{CONFIG_JSON}}"
 VERSION_PLACEHOLDERS: Final[Mapping[str, str]] = {
     "{{APP_JS_VERSION}}": "/app.js",
     "{{STYLE_CSS_VERSION}}": "/style.css",
+    "{{UPLOT_JS_VERSION}}": "/vendor/uPlot.iife.min.js",
+    "{{UPLOT_CSS_VERSION}}": "/vendor/uPlot.min.css",
 }
 
 _HOST_RE: Final = re.compile(
@@ -166,6 +174,12 @@ class StaticFiles:
     @classmethod
     def load(cls, folder: Path = STATIC_DIR) -> StaticFiles:
         template = (folder / "index.html").read_text(encoding="utf-8")
+        missing = [name for name, _type in ASSETS.values() if not (folder / name).is_file()]
+        if missing:
+            raise RuntimeError(
+                f"{folder}: missing {', '.join(missing)}; the chart library is installed "
+                "by `make web-vendor` (npm ci in web/)"
+            )
         assets = {path: (folder / name).read_bytes() for path, (name, _type) in ASSETS.items()}
         versions = {path: content_version(data) for path, data in assets.items()}
         for placeholder in (CONFIG_PLACEHOLDER, *VERSION_PLACEHOLDERS):

@@ -114,10 +114,38 @@ def test_one_small_message_per_batch_with_its_summary_and_recent_events():
     assert summary == consumer.summarize(views)  # the whole batch, not just what is shown
     assert summary["events"] == 100
     assert summary["by_event_type"] == dict(sorted(Counter(e["event_type"] for e in batch).items()))
-    assert summary["buffering_events"] == sum(e["buffering_events"] for e in batch)
-    assert summary["errors"] == sum(e["error_count"] for e in batch)
+    for name in ("state", "isp", "connection_type", "quality"):
+        assert summary[f"by_{name}"] == dict(sorted(Counter(e[name] for e in batch).items()))
+    # Counts of events, never sums of per-event counters: they can't exceed the events.
+    assert summary["events_buffering"] == sum(1 for e in batch if e["buffering_events"] > 0)
+    assert summary["events_with_errors"] == sum(1 for e in batch if e["error_count"] > 0)
+    assert summary["events_with_errors"] <= summary["events"]
+    # Sums, so the page derives exact ratios over any number of batches.
+    assert summary["watch_seconds"] == pytest.approx(
+        sum(e["watch_duration_seconds"] for e in batch)
+    )
+    assert summary["buffering_seconds"] == pytest.approx(
+        sum(e["buffering_duration_seconds"] for e in batch)
+    )
+    assert summary["bandwidth_events"] == 100
+    assert summary["bandwidth_mbps_sum"] == pytest.approx(sum(e["bandwidth_mbps"] for e in batch))
+    watched: Counter[str] = Counter()
+    for e in batch:
+        watched[e["title_id"]] += e["watch_duration_seconds"]
+    assert summary["top_titles"] == pytest.approx(dict(watched))  # every title of 100 events
+    stamps = sorted(e["event_timestamp"] for e in batch)
+    assert (summary["first_event_at"], summary["last_event_at"]) == (stamps[0], stamps[-1])
     assert not any(PERSONAL & set(e) for e in decoded["events"])
     assert b"ip_address" not in message
+
+
+def test_a_summary_names_at_most_top_titles_titles_the_most_watched():
+    batch = [
+        dict(e, title_id=f"t{n:05d}", watch_duration_seconds=n) for n, e in enumerate(events(300))
+    ]
+    summary = consumer.summarize([consumer.dashboard_view(e) for e in batch])
+    assert len(summary["top_titles"]) == consumer.TOP_TITLES
+    assert min(summary["top_titles"].values()) == 300 - consumer.TOP_TITLES
 
 
 def test_the_message_size_does_not_grow_with_the_batch():

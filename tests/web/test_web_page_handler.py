@@ -165,6 +165,8 @@ def test_page(path: str) -> None:
     [
         ("/app.js", "app.js", "text/javascript; charset=utf-8"),
         ("/style.css", "style.css", "text/css; charset=utf-8"),
+        ("/vendor/uPlot.iife.min.js", "vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8"),
+        ("/vendor/uPlot.min.css", "vendor/uPlot.min.css", "text/css; charset=utf-8"),
     ],
 )
 def test_assets(path: str, file: str, content_type: str) -> None:
@@ -177,10 +179,12 @@ def test_assets(path: str, file: str, content_type: str) -> None:
 
 def test_page_links_versioned_assets_that_may_be_cached_for_long() -> None:
     tags = parse(call()["body"]).tags
-    script = next(a["src"] for t, a in tags if t == "script" and a.get("src"))
-    sheet = next(a["href"] for t, a in tags if t == "link" and a.get("rel") == "stylesheet")
-    assert script and sheet
-    for link, file in ((script, "app.js"), (sheet, "style.css")):
+    scripts = [a["src"] or "" for t, a in tags if t == "script" and a.get("src")]
+    sheets = [a["href"] or "" for t, a in tags if t == "link" and a.get("rel") == "stylesheet"]
+    # The chart library first: app.js (deferred, like it) runs after it.
+    files = ["vendor/uPlot.iife.min.js", "app.js", "vendor/uPlot.min.css", "style.css"]
+    assert [link.partition("?")[0] for link in scripts + sheets] == files
+    for link, file in zip(scripts + sheets, files, strict=True):
         path, _, query = link.partition("?")
         assert path == file  # relative: works under a named stage too
         expected = dashboard_page.content_version((STATIC / file).read_bytes())
@@ -322,7 +326,11 @@ def test_hostile_url_stays_inside_the_config_block(
     page = call()["body"]
     parsed = parse(page)
     scripts = [(attrs.get("type"), attrs.get("src")) for attrs, _ in parsed.scripts]
-    assert scripts == [("application/json", None), (None, f"app.js?v={_version('app.js')}")]
+    assert scripts == [
+        ("application/json", None),
+        (None, f"vendor/uPlot.iife.min.js?v={_version('vendor/uPlot.iife.min.js')}"),
+        (None, f"app.js?v={_version('app.js')}"),
+    ]
     assert [t for t, _ in parsed.tags].count("img") == 0
     assert config_of(page) == {"websocketUrl": url}
 
@@ -369,8 +377,34 @@ def test_page_is_accessible_by_construction() -> None:
     assert headers and all(a.get("scope") == "col" for a in headers)
 
 
+# What the page makes a browser download and parse, the chart library included. It was
+# 80,567 bytes (28,045 gzipped) when set; the budget leaves room, not a blank cheque.
+ASSET_BUDGET_BYTES = 100_000
+ASSET_BUDGET_GZIP_BYTES = 35_000
+
+
+def test_script_and_style_stay_within_their_budget() -> None:
+    import gzip
+
+    files = ["app.js", "style.css", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css"]
+    assert set(files) == {name for name, _type in dashboard_page.ASSETS.values()}
+    data = [(STATIC / file).read_bytes() for file in files]
+    raw = sum(len(d) for d in data)
+    zipped = sum(len(gzip.compress(d, 9)) for d in data)
+    assert raw <= ASSET_BUDGET_BYTES, f"{raw} bytes of script and style > {ASSET_BUDGET_BYTES}"
+    assert zipped <= ASSET_BUDGET_GZIP_BYTES, f"{zipped} gzipped > {ASSET_BUDGET_GZIP_BYTES}"
+
+
+def test_missing_chart_library_is_a_clear_error(tmp_path: Path) -> None:
+    for file in ("index.html", "app.js", "style.css"):
+        (tmp_path / file).write_bytes((STATIC / file).read_bytes())
+    with pytest.raises(RuntimeError, match=r"missing vendor/uPlot.iife.min.js.*make web-vendor"):
+        dashboard_page.StaticFiles.load(tmp_path)
+
+
 def test_missing_placeholder_is_a_clear_error(tmp_path: Path) -> None:
-    for file in ("app.js", "style.css"):
+    (tmp_path / "vendor").mkdir()
+    for file in ("app.js", "style.css", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css"):
         (tmp_path / file).write_bytes((STATIC / file).read_bytes())
     template = (STATIC / "index.html").read_text(encoding="utf-8")
     (tmp_path / "index.html").write_text(template.replace("{{CONFIG_JSON}}", ""))
@@ -398,11 +432,14 @@ def test_packaged_zip_serves_the_page(tmp_path: Path) -> None:
         "static/index.html",
         "static/app.js",
         "static/style.css",
+        "static/vendor/uPlot.iife.min.js",
+        "static/vendor/uPlot.min.css",
+        "static/vendor/LICENSE",
     }
     check = (
         "import json, sys, dashboard_page\n"
         "out = {}\n"
-        "for path in ['/', '/app.js', '/style.css', '/x']:\n"
+        "for path in ['/', '/app.js', '/style.css', '/vendor/uPlot.iife.min.js', '/x']:\n"
         "    event = {'rawPath': path, 'requestContext': {'http': {'method': 'GET'}}}\n"
         "    r = dashboard_page.lambda_handler(event, None)\n"
         "    out[path] = [r['statusCode'], len(r['body'])]\n"
@@ -427,4 +464,6 @@ def test_packaged_zip_serves_the_page(tmp_path: Path) -> None:
     assert served["/"][0] == 200 and served["/"][1] > 1000
     assert served["/app.js"] == [200, len((STATIC / "app.js").read_text(encoding="utf-8"))]
     assert served["/style.css"] == [200, len((STATIC / "style.css").read_text(encoding="utf-8"))]
+    chart = (STATIC / "vendor" / "uPlot.iife.min.js").read_text(encoding="utf-8")
+    assert served["/vendor/uPlot.iife.min.js"] == [200, len(chart)]
     assert served["/x"][0] == 404

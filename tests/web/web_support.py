@@ -144,12 +144,13 @@ class FakeWebSocketApi:
     """API Gateway's WebSocket API as the page sees it, on a loopback port.
 
     ``scripts[i]`` is sent to the i-th connection as soon as it opens (later connections get
-    nothing). Client frames are answered like the $default route with its route response.
+    nothing); a float in a script is a pause of that many seconds, to pace a stream. Client
+    frames are answered like the $default route with its route response.
     ``stop()`` closes every connection (1001, going away, as API Gateway does after two
     hours) and the listening socket; ``start()`` listens again on the same port.
     """
 
-    scripts: Sequence[Sequence[str]]
+    scripts: Sequence[Sequence[str | float]]
     port: int = 0
     received: list[tuple[int, str]] = field(default_factory=list)  # (connection, frame)
     origins: list[str | None] = field(default_factory=list)
@@ -199,6 +200,9 @@ class FakeWebSocketApi:
         connection_id = f"conn-{index}="
         try:
             for message in self.scripts[index] if index < len(self.scripts) else ():
+                if isinstance(message, float):  # a pause in the script: pace a stream
+                    time.sleep(message)
+                    continue
                 connection.send(message)
             for frame in connection:
                 text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
@@ -213,7 +217,7 @@ class FakeWebSocketApi:
 
 
 @contextlib.contextmanager
-def websocket_api(scripts: Sequence[Sequence[str]]) -> Iterator[FakeWebSocketApi]:
+def websocket_api(scripts: Sequence[Sequence[str | float]]) -> Iterator[FakeWebSocketApi]:
     api = FakeWebSocketApi(scripts).start()
     try:
         yield api

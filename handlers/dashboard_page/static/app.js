@@ -2,19 +2,30 @@
 //
 // Messages from the consumer Lambda (see handlers/README.md, "consumer"), one per batch:
 //   {"type": "telemetry", "events": [the batch's latest 20], "summary": {...}}
-// each summary counts its whole batch, so totals are simple sums; "part"/"parts", which
-// earlier consumers sent when a batch took several messages, are still shown if present. The $default route
-// answers {"action": "ping"} with {"type": "pong", ...} and anything else with
+// Every summary figure is a count or a sum over its whole batch, so the page adds them up
+// and derives rates and ratios from the sums; nothing is recomputed from raw events. The
+// $default route answers {"action": "ping"} with {"type": "pong", ...} and anything else with
 // {"type": "error", "error": "..."}. Unknown types are counted and ignored.
+//
+// Rates use the time the page has actually been open: "Events / s" is the events of the last
+// 60 s divided by 60 s, or by the seconds since the page opened when that is less. Trends
+// put each batch in the 10-second step in which it reached the page.
 //
 // API Gateway closes a connection after 10 idle minutes and every connection after 2 hours:
 // the page pings every 4 minutes and reconnects with exponential backoff (1 s doubling to
 // 30 s, with jitter). Every value from the network is written with textContent, never as HTML.
+// Charts are drawn by uPlot (web/package.json), served from this page's own origin.
 "use strict";
 
 (() => {
-  const RECENT_LIMIT = 20;
   const RATE_WINDOW_MS = 60_000;
+  const STEP_MS = 10_000;
+  const TREND_STEPS = 90; // 15 minutes
+  const RECENT_KEEP = 500;
+  const RECENT_SHOWN = 25;
+  const RECENT_SHOWN_NARROW = 10; // on a phone each event is a card of four lines
+  const narrow = window.matchMedia("(max-width: 600px)");
+  const TOP_TITLES = 10;
   const PING_INTERVAL_MS = 4 * 60_000;
   const PONG_TIMEOUT_MS = 30_000;
   const RECONNECT_BASE_MS = 1_000;
@@ -25,24 +36,41 @@
     ["by_device_type", "by-device-type"],
     ["by_quality", "by-quality"],
     ["by_title_type", "by-title-type"],
+    ["by_state", "by-state"],
+    ["by_isp", "by-isp"],
+    ["by_connection_type", "by-connection-type"],
   ];
+  const COLUMNS = ["Time", "Event", "Title", "Device", "Quality", "Location", "Bandwidth"];
 
   const byId = (id) => document.getElementById(id);
   const integer = new Intl.NumberFormat("en-US");
+  const openedAt = Date.now();
 
-  const totals = {
+  // Sums since the page opened. Maps, not plain objects: keys come from the network
+  // ("__proto__" is just a key).
+  const emptySums = () => ({
     events: 0,
-    messages: 0,
+    watch: 0,
     buffering: 0,
-    errors: 0,
-    ignored: 0,
+    errorEvents: 0,
+    uhd: 0,
     bandwidthSum: 0,
     bandwidthEvents: 0,
-    // Maps, not plain objects: keys come from the network ("__proto__" is just a key).
+  });
+  const totals = {
+    ...emptySums(),
+    messages: 0,
+    ignored: 0,
     counts: new Map(BREAKDOWNS.map(([key]) => [key, new Map()])),
+    titles: new Map(),
   };
+  const steps = new Map(); // step start (ms) -> sums of the batches that arrived in it
   const arrivals = []; // [Date.now(), events] per telemetry message, for the rate
-  let recent = []; // newest first
+  let recent = []; // newest first, at most RECENT_KEEP
+  let shown = []; // what the table shows (frozen while paused)
+  let paused = false;
+  let arrivedWhilePaused = 0;
+  let renderQueued = false;
 
   let socket = null;
   let attempt = 0;
@@ -57,21 +85,32 @@
   const isObject = (value) =>
     value !== null && typeof value === "object" && !Array.isArray(value);
 
-  const count = (value) =>
-    Number.isSafeInteger(value) && value >= 0 ? value : null;
+  const count = (value) => (Number.isSafeInteger(value) && value >= 0 ? value : null);
 
-  const finite = (value) =>
-    typeof value === "number" && Number.isFinite(value) ? value : null;
+  const finite = (value) => (typeof value === "number" && Number.isFinite(value) ? value : null);
 
-  const text = (value) =>
-    typeof value === "string" && value !== "" ? value : "–";
+  const amount = (value) => {
+    const n = finite(value);
+    return n !== null && n >= 0 ? n : 0;
+  };
+
+  const text = (value) => (typeof value === "string" && value !== "" ? value : "–");
 
   const utcTime = (date) => date.toISOString().slice(11, 19);
+  const utcMinutes = (seconds) => new Date(seconds * 1000).toISOString().slice(11, 16);
 
   function eventTime(value) {
     if (typeof value !== "string") return "–";
     const date = new Date(value);
-    return Number.isNaN(date.getTime()) ? "–" : utcTime(date);
+    return Number.isNaN(date.getTime()) ? "–" : date.toISOString().slice(11, 23);
+  }
+
+  function duration(ms) {
+    const seconds = Math.floor(ms / 1000);
+    if (seconds < 60) return `${seconds} s`;
+    const minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
+    return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
   }
 
   function element(tag, className, content) {
@@ -81,6 +120,15 @@
     return node;
   }
 
+  // Derived figures, shared by the totals and the trends. null: nothing to divide by.
+  const ratio = (part, whole, scale) => (whole > 0 ? (scale * part) / whole : null);
+  const derived = (sums) => ({
+    buffering: ratio(sums.buffering, sums.watch, 100),
+    errors: ratio(sums.errorEvents, sums.events, 1000),
+    uhd: ratio(sums.uhd, sums.events, 100),
+    bandwidth: ratio(sums.bandwidthSum, sums.bandwidthEvents, 1),
+  });
+
   // ------------------------------------------------------------------ connection state
 
   function setState(state, label, detail) {
@@ -88,7 +136,7 @@
     status.dataset.state = state;
     const textNode = byId("status-text");
     if (textNode.textContent !== label) textNode.textContent = label;
-    byId("status-detail").textContent = detail || "";
+    byId("status-detail").textContent = detail || "–";
   }
 
   function showNotice(message) {
@@ -122,7 +170,7 @@
     ws.addEventListener("open", () => {
       if (socket !== ws) return;
       attempt = 0;
-      setState("live", "Live", `Connected at ${utcTime(new Date())} UTC`);
+      setState("live", "Live", `connected at ${utcTime(new Date())} UTC`);
       sendPing();
       pingTimer = setInterval(sendPing, PING_INTERVAL_MS);
     });
@@ -145,7 +193,7 @@
     const due = Date.now() + delay;
     const countdown = () => {
       const seconds = Math.max(0, Math.ceil((due - Date.now()) / 1000));
-      setState("reconnecting", "Reconnecting…", `Attempt ${attempt} in ${seconds} s`);
+      setState("reconnecting", "Reconnecting…", `attempt ${attempt} in ${seconds} s`);
     };
     countdown();
     countdownTimer = setInterval(countdown, 1000);
@@ -211,101 +259,321 @@
     }
   }
 
+  function addSums(target, sums) {
+    for (const key of Object.keys(sums)) target[key] += sums[key];
+  }
+
+  function batchSums(summary, received) {
+    const byQuality = isObject(summary.by_quality) ? summary.by_quality : {};
+    return {
+      events: received,
+      watch: amount(summary.watch_seconds),
+      buffering: amount(summary.buffering_seconds),
+      errorEvents: count(summary.events_with_errors) ?? 0,
+      uhd: count(byQuality["4K"]) ?? 0,
+      bandwidthSum: amount(summary.bandwidth_mbps_sum),
+      bandwidthEvents: count(summary.bandwidth_events) ?? 0,
+    };
+  }
+
   function addTelemetry(message) {
     if (!Array.isArray(message.events) || !isObject(message.summary)) return false;
     const events = message.events.filter(isObject);
     const summary = message.summary;
     const received = count(summary.events) ?? events.length;
-    totals.events += received;
+    const now = Date.now();
+    const sums = batchSums(summary, received);
+    addSums(totals, sums);
+    const stepStart = now - (now % STEP_MS);
+    if (!steps.has(stepStart)) steps.set(stepStart, emptySums());
+    addSums(steps.get(stepStart), sums);
     totals.messages += 1;
-    totals.buffering += count(summary.buffering_events) ?? 0;
-    totals.errors += count(summary.errors) ?? 0;
-    const average = finite(summary.avg_bandwidth_mbps);
-    if (average !== null && received > 0) {
-      totals.bandwidthSum += average * received;
-      totals.bandwidthEvents += received;
-    }
     for (const [key] of BREAKDOWNS) addCounts(totals.counts.get(key), summary[key]);
-    arrivals.push([Date.now(), received]);
-    recent = events.slice(-RECENT_LIMIT).reverse().concat(recent).slice(0, RECENT_LIMIT);
-
-    const part = count(message.part);
-    const parts = count(message.parts);
-    const of = part && parts && parts > 1 ? ` (part ${part} of ${parts})` : "";
-    if (socket) {
-      setState("live", "Live", `Last update ${utcTime(new Date())} UTC${of}`);
+    if (isObject(summary.top_titles)) {
+      for (const [title, seconds] of Object.entries(summary.top_titles)) {
+        totals.titles.set(title, (totals.titles.get(title) || 0) + amount(seconds));
+      }
     }
-    render();
+    arrivals.push([now, received]);
+    addRecent(events);
+    if (socket) setState("live", "Live", `last update ${utcTime(new Date(now))} UTC`);
+    queueRender();
     return true;
   }
 
+  function addRecent(events) {
+    // Newest first by event time; among equal times, the later arrival first.
+    const newest = events.slice().reverse();
+    recent = newest
+      .concat(recent)
+      .sort((a, b) => timeKey(b).localeCompare(timeKey(a)))
+      .slice(0, RECENT_KEEP);
+    if (paused) arrivedWhilePaused += events.length;
+    else shown = recent;
+  }
+
+  const timeKey = (event) =>
+    typeof event.event_timestamp === "string" ? event.event_timestamp : "";
+
   // ------------------------------------------------------------------ rendering
+
+  function queueRender() {
+    if (renderQueued) return;
+    renderQueued = true;
+    requestAnimationFrame(() => {
+      renderQueued = false;
+      render();
+    });
+  }
 
   function render() {
     byId("total-events").textContent = integer.format(totals.events);
     byId("message-count").textContent = integer.format(totals.messages);
-    byId("buffering-events").textContent = integer.format(totals.buffering);
-    byId("error-count").textContent = integer.format(totals.errors);
-    byId("avg-bandwidth").textContent =
-      totals.bandwidthEvents > 0 ? (totals.bandwidthSum / totals.bandwidthEvents).toFixed(1) : "–";
-    renderRate();
-    for (const [key, id] of BREAKDOWNS) renderBars(byId(id), totals.counts.get(key));
+    const now = derived(totals);
+    byId("buffering-ratio").textContent = now.buffering === null ? "–" : now.buffering.toFixed(2);
+    byId("error-rate").textContent = now.errors === null ? "–" : now.errors.toFixed(1);
+    byId("uhd-share").textContent = now.uhd === null ? "–" : now.uhd.toFixed(1);
+    byId("avg-bandwidth").textContent = now.bandwidth === null ? "–" : now.bandwidth.toFixed(1);
+    renderClock();
+    for (const [key, id] of BREAKDOWNS) renderShares(byId(id), totals.counts.get(key));
+    renderTitles();
+    renderFilters();
     renderRecent();
   }
 
-  function renderRate() {
-    const cutoff = Date.now() - RATE_WINDOW_MS;
-    while (arrivals.length && arrivals[0][0] < cutoff) arrivals.shift();
-    const inWindow = arrivals.reduce((sum, [, n]) => sum + n, 0);
-    byId("event-rate").textContent = (inWindow / (RATE_WINDOW_MS / 1000)).toFixed(1);
+  // Once a second, and after each message: the rate, the page's age and the charts.
+  function renderClock() {
+    const now = Date.now();
+    const open = now - openedAt;
+    byId("open-for").textContent = duration(open);
+    const span = Math.max(1000, Math.min(RATE_WINDOW_MS, open));
+    while (arrivals.length && arrivals[0][0] < now - RATE_WINDOW_MS) arrivals.shift();
+    const inSpan = arrivals.reduce((sum, [at, n]) => (at >= now - span ? sum + n : sum), 0);
+    byId("event-rate").textContent = (inSpan / (span / 1000)).toFixed(1);
+    byId("rate-window").textContent =
+      span < RATE_WINDOW_MS ? `(last ${Math.round(span / 1000)} s, since opened)` : "(last 60 s)";
+    charts.update(now);
   }
 
-  function renderBars(list, counts) {
-    const total = [...counts.values()].reduce((a, b) => a + b, 0);
-    const rows = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  function bars(list, rows, total, describe) {
     const items = rows.map(([label, n]) => {
       const share = total > 0 ? (100 * n) / total : 0;
       const item = element("li");
       item.dataset.key = label;
       item.append(element("span", "label", label));
+      item.lastChild.title = label;
       const bar = element("span", "bar");
       bar.setAttribute("aria-hidden", "true");
       const fill = element("span", "fill");
-      fill.style.width = `${share.toFixed(1)}%`;
+      fill.style.width = `${Math.min(100, share).toFixed(1)}%`;
       bar.append(fill);
-      item.append(bar);
-      item.append(element("span", "value", `${integer.format(n)} · ${Math.round(share)}%`));
+      item.append(bar, element("span", "value", describe(n, share)));
       return item;
     });
     if (!items.length) items.push(element("li", "empty", "no events yet"));
     list.replaceChildren(...items);
   }
 
+  const byCount = (a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1);
+
+  function renderShares(list, counts) {
+    const total = [...counts.values()].reduce((a, b) => a + b, 0);
+    const rows = [...counts.entries()].sort(byCount);
+    bars(list, rows, total, (n, share) => `${integer.format(n)} · ${Math.round(share)}%`);
+  }
+
+  function renderTitles() {
+    const rows = [...totals.titles.entries()].sort(byCount).slice(0, TOP_TITLES);
+    const top = rows.length ? rows[0][1] : 0;
+    bars(byId("top-titles"), rows, top, (seconds) => `${(seconds / 3600).toFixed(1)} h`);
+  }
+
+  function renderFilters() {
+    for (const [key, id] of [
+      ["by_event_type", "filter-event-type"],
+      ["by_device_type", "filter-device-type"],
+    ]) {
+      const select = byId(id);
+      const known = new Set([...select.options].map((o) => o.value));
+      const seen = [...totals.counts.get(key).keys()].filter((k) => !known.has(k)).sort();
+      for (const value of seen) select.append(new Option(value, value));
+    }
+  }
+
+  function matchesFilters(event) {
+    const type = byId("filter-event-type").value;
+    const device = byId("filter-device-type").value;
+    return (!type || event.event_type === type) && (!device || event.device_type === device);
+  }
+
+  function cell(column, className, content) {
+    const td = element("td", className, content);
+    td.dataset.label = column;
+    return td;
+  }
+
   function renderRecent() {
     const body = byId("recent-body");
-    if (!recent.length) return;
-    const rows = recent.map((event) => {
+    const filtered = shown.filter(matchesFilters);
+    const visible = filtered.slice(0, narrow.matches ? RECENT_SHOWN_NARROW : RECENT_SHOWN);
+    const note = paused
+      ? `Paused · ${integer.format(arrivedWhilePaused)} new events since`
+      : "Newest first, live.";
+    const filter =
+      filtered.length < shown.length
+        ? ` Showing ${integer.format(filtered.length)} matching of the latest ` +
+          `${integer.format(shown.length)}.`
+        : "";
+    byId("recent-note").textContent = note + filter;
+    if (!visible.length) {
+      const row = element("tr", "empty");
+      const empty = shown.length ? "No recent event matches the filters." : "Waiting for events…";
+      const td = element("td", "", empty);
+      td.colSpan = COLUMNS.length;
+      row.append(td);
+      body.replaceChildren(row);
+      return;
+    }
+    const rows = visible.map((event) => {
       const row = element("tr");
       const bandwidth = finite(event.bandwidth_mbps);
       const device = [event.device_type, event.device_os].filter((v) => typeof v === "string");
       const place = [event.city, event.state].filter((v) => typeof v === "string");
-      const title = element("td", "title", text(event.title_id));
+      const title = cell(COLUMNS[2], "title", text(event.title_id));
       if (typeof event.title_type === "string") {
         title.append(" ", element("span", "tag", event.title_type));
       }
       row.append(
-        element("td", "time", eventTime(event.event_timestamp)),
-        element("td", "event", text(event.event_type)),
+        cell(COLUMNS[0], "time", eventTime(event.event_timestamp)),
+        cell(COLUMNS[1], "event", text(event.event_type)),
         title,
-        element("td", "", text(device.join(" · "))),
-        element("td", "", text(event.quality)),
-        element("td", "", text(place.join(", "))),
-        element("td", "num", bandwidth === null ? "–" : `${bandwidth.toFixed(2)} Mbps`),
+        cell(COLUMNS[3], "", text(device.join(" · "))),
+        cell(COLUMNS[4], "", text(event.quality)),
+        cell(COLUMNS[5], "", text(place.join(", "))),
+        cell(COLUMNS[6], "num", bandwidth === null ? "–" : `${bandwidth.toFixed(2)} Mbps`),
       );
       return row;
     });
     body.replaceChildren(...rows);
   }
+
+  function togglePause() {
+    paused = !paused;
+    arrivedWhilePaused = 0;
+    if (!paused) shown = recent;
+    const button = byId("pause");
+    button.setAttribute("aria-pressed", String(paused));
+    button.textContent = paused ? "Resume" : "Pause";
+    renderRecent();
+  }
+
+  // ------------------------------------------------------------------ charts (uPlot)
+
+  const SERIES = [
+    // [figure data-series, element id, value of a step, decimals]
+    ["rate", "chart-rate", null, 1],
+    ["buffering", "chart-buffering", (d) => d.buffering, 2],
+    ["errors", "chart-errors", (d) => d.errors, 1],
+    ["uhd", "chart-uhd", (d) => d.uhd, 1],
+    ["bandwidth", "chart-bandwidth", (d) => d.bandwidth, 1],
+  ];
+
+  const charts = (() => {
+    const plots = new Map(); // id -> uPlot
+    const available = typeof window.uPlot === "function";
+
+    function trend(now) {
+      const first = now - (now % STEP_MS) - (TREND_STEPS - 1) * STEP_MS;
+      const xs = [];
+      const columns = new Map(SERIES.map(([name]) => [name, []]));
+      for (let i = 0; i < TREND_STEPS; i += 1) {
+        const start = first + i * STEP_MS;
+        xs.push(start / 1000);
+        const sums = steps.get(start);
+        // Seconds of this step during which the page was open (the current step so far).
+        const open = Math.min(start + STEP_MS, now) - Math.max(start, openedAt);
+        const events = sums ? sums.events : 0;
+        columns.get("rate").push(open > 0 ? events / Math.max(open / 1000, 1) : null);
+        const values = sums && sums.events > 0 ? derived(sums) : null;
+        for (const [name, , pick] of SERIES) {
+          if (pick) columns.get(name).push(values ? pick(values) : null);
+        }
+      }
+      for (const key of steps.keys()) if (key < first) steps.delete(key);
+      return { xs, columns };
+    }
+
+    function options(element, decimals) {
+      const style = getComputedStyle(document.documentElement);
+      const color = (name) => style.getPropertyValue(name).trim();
+      const axis = {
+        stroke: color("--muted"),
+        grid: { stroke: color("--grid"), width: 1 },
+        ticks: { stroke: color("--grid"), width: 1 },
+        font: "11px system-ui, sans-serif",
+      };
+      return {
+        width: Math.max(element.clientWidth, 100),
+        height: element.clientHeight || 120,
+        legend: { show: false },
+        cursor: { drag: { x: false, y: false } },
+        scales: { y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        axes: [
+          { ...axis, space: 60, values: (u, ticks) => ticks.map(utcMinutes) },
+          {
+            ...axis,
+            size: 44,
+            values: (u, ticks) => ticks.map((v) => v.toFixed(v < 10 && decimals ? 1 : 0)),
+          },
+        ],
+        series: [
+          {},
+          {
+            stroke: color("--series"),
+            fill: color("--series-fill"),
+            width: 2,
+            points: { size: 4 },
+          },
+        ],
+      };
+    }
+
+    function build() {
+      for (const plot of plots.values()) plot.destroy();
+      plots.clear();
+      if (!available) return;
+      for (const [, id, , decimals] of SERIES) {
+        const element = byId(id);
+        plots.set(id, new uPlot(options(element, decimals), [[], []], element));
+      }
+    }
+
+    function update(now) {
+      const { xs, columns } = trend(now);
+      for (const [name, id, , decimals] of SERIES) {
+        const values = columns.get(name);
+        const latest = [...values].reverse().find((v) => v !== null);
+        const figure = document.querySelector(`figure[data-series="${name}"]`);
+        const shownLatest = latest === undefined ? "" : latest.toFixed(decimals);
+        if (figure.dataset.latest !== shownLatest) {
+          figure.dataset.latest = shownLatest;
+          figure.querySelector(".latest").textContent = shownLatest ? `now ${shownLatest}` : "";
+        }
+        const plot = plots.get(id);
+        if (plot) plot.setData([xs, values]);
+      }
+    }
+
+    function resize() {
+      for (const [id, plot] of plots) {
+        const element = byId(id);
+        const width = Math.max(element.clientWidth, 100);
+        plot.setSize({ width, height: element.clientHeight || 120 });
+      }
+    }
+
+    return { build, update, resize, available };
+  })();
 
   // ------------------------------------------------------------------ start
 
@@ -320,11 +588,24 @@
   }
 
   const config = readConfig();
-  byId("opened-at").textContent = utcTime(new Date());
+  byId("opened-at").textContent = utcTime(new Date(openedAt));
+  byId("opened-at").dateTime = new Date(openedAt).toISOString();
+  charts.build();
+  if (!charts.available) showNotice("the chart library did not load; trends are not drawn");
   render();
-  setInterval(renderRate, 1000);
+  setInterval(renderClock, 1000);
+  new ResizeObserver(() => charts.resize()).observe(document.querySelector(".charts"));
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+    charts.build();
+    renderClock();
+  });
+  byId("pause").addEventListener("click", togglePause);
+  narrow.addEventListener("change", renderRecent);
+  for (const id of ["filter-event-type", "filter-device-type"]) {
+    byId(id).addEventListener("change", renderRecent);
+  }
   if (config === null) {
-    setState("error", "Not configured", "The page has no WebSocket URL");
+    setState("error", "Not configured", "the page has no WebSocket URL");
   } else {
     window.addEventListener("online", () => {
       if (!socket) connect(config.websocketUrl);
