@@ -193,7 +193,7 @@ def test_glue_table_has_the_contract_columns_and_projection_matching_firehose(
 ) -> None:
     table = synth.one("data-lake", "aws_glue_catalog_table")
     columns = [(c["name"], c["type"]) for c in table["storage_descriptor"]["columns"]]
-    assert columns == [(f.name, f.type) for f in load_contract().fields]
+    assert columns == [(f.name, f.glue_type) for f in load_contract().fields]
     assert len(columns) == 25
     assert [k["name"] for k in table["partition_keys"]] == ["year", "month", "day", "hour"]
     parameters = table["parameters"]
