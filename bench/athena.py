@@ -44,7 +44,7 @@ def _table_input(contract: Any) -> dict[str, Any]:
         "PartitionKeys": [{"Name": key, "Type": "string"} for key in PARTITION_KEYS],
         "StorageDescriptor": {
             "Location": f"s3://{BUCKET}/telemetry/",
-            "Columns": [{"Name": f.name, "Type": f.type} for f in contract.fields],
+            "Columns": [{"Name": f.name, "Type": f.glue_type} for f in contract.fields],
             "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"},
         },
     }

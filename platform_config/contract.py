@@ -17,8 +17,10 @@ GLUE_TYPES = ("string", "int", "double")
 
 @dataclass(frozen=True)
 class EventField:
+    """One column of the event, named as the handlers' contract reader names it."""
+
     name: str
-    type: str
+    glue_type: str
     description: str
 
 
@@ -42,9 +44,9 @@ def load_contract(path: Path = CONTRACT_PATH) -> TelemetryContract:
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: duplicate field names in {names}")
     for item in fields:
-        if item.type not in GLUE_TYPES:
+        if item.glue_type not in GLUE_TYPES:
             raise ValueError(
-                f"{path}: field {item.name!r} has type {item.type!r}; "
+                f"{path}: field {item.name!r} has type {item.glue_type!r}; "
                 f"allowed: {', '.join(GLUE_TYPES)}"
             )
     return TelemetryContract(topic=topic, fields=fields)

@@ -9,7 +9,7 @@ and applied on its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from cdktf import (
     S3Backend,
     TerraformOutput,
     TerraformRemoteState,
+    TerraformResource,
     TerraformStack,
 )
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
@@ -32,6 +33,7 @@ from modules.lambda_function import RuntimeSettings
 from modules.lambda_package import LambdaPackage, LambdaPackageProps
 from platform_config.model import EmulatorSettings, LambdaSettings, StateSettings
 
+from .moved import MOVED
 from .outputs import Output, OutputContract
 
 # Every AWS API the stacks call; pointed at the emulator in local mode.
@@ -228,10 +230,24 @@ class PlatformStack(TerraformStack):
         self._exported.add(output.name)
 
     def check_contract(self) -> None:
-        """Fail synth if a declared output was never exported (the contract must be whole)."""
+        """Fail synth if a declared output was never exported (the contract must be whole);
+        then add the moved blocks of stacks/moved.py for this stack."""
         missing = sorted({o.name for o in self.contract.outputs()} - self._exported)
         if missing:
             raise ValueError(f"{self.stack_name}: declared outputs not exported: {missing}")
+        self._add_moved_blocks(MOVED.get(self.stack_name, {}))
+
+    def _add_moved_blocks(self, moves: Mapping[str, str]) -> None:
+        matched = set()
+        for node in self.node.find_all():
+            if isinstance(node, TerraformResource):
+                path = node.node.path.split("/", 1)[1]
+                if path in moves:
+                    node.move_from_id(moves[path])
+                    matched.add(path)
+        stale = sorted(set(moves) - matched)
+        if stale:
+            raise ValueError(f"{self.stack_name}: stacks/moved.py names no resource at {stale}")
 
 
 def order_by_remote_state(stacks: Sequence[PlatformStack]) -> None:

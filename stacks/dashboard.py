@@ -14,7 +14,6 @@ from cdktf import Fn
 from cdktf_cdktf_provider_aws.apigatewayv2_api import Apigatewayv2Api
 from cdktf_cdktf_provider_aws.apigatewayv2_integration import Apigatewayv2Integration
 from cdktf_cdktf_provider_aws.apigatewayv2_route import Apigatewayv2Route
-from cdktf_cdktf_provider_aws.apigatewayv2_route_response import Apigatewayv2RouteResponse
 from cdktf_cdktf_provider_aws.apigatewayv2_stage import Apigatewayv2Stage
 from cdktf_cdktf_provider_aws.dynamodb_table import DynamodbTable
 from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMapping
@@ -23,6 +22,7 @@ from constructs import Construct
 
 from modules.iam import Allow
 from modules.lambda_function import PythonFunction, PythonFunctionProps
+from modules.websocket_route import WebSocketRoute, WebSocketRouteProps
 from platform_config.model import DashboardSettings, LambdaSettings
 
 from .base import PlatformStack, StackContext
@@ -52,7 +52,6 @@ class DashboardStack(PlatformStack):
         settings, lambdas = props.dashboard, props.lambdas
         cluster_arn = msk.string(MskOutputs.CLUSTER_ARN)
         arns = KafkaArns(
-            cluster_arn=cluster_arn,
             partition=self.partition.partition,
             region=self.context.region,
             account_id=self.account_id,
@@ -121,39 +120,19 @@ class DashboardStack(PlatformStack):
                 ),
             )
             websocket_functions.append(function)
-            integration = Apigatewayv2Integration(
-                self,
-                f"{short}-integration",
-                api_id=api.id,
-                integration_type="AWS_PROXY",
-                integration_uri=function.invoke_arn,
-                integration_method="POST",
-            )
-            route = Apigatewayv2Route(
+            WebSocketRoute(
                 self,
                 f"{short}-route",
-                api_id=api.id,
-                route_key=route_key,
-                target=f"integrations/{integration.id}",
-                # $default answers the client (pong or a clear error): a two-way route.
-                route_response_selection_expression="$default" if route_key == "$default" else None,
-            )
-            if route_key == "$default":
-                Apigatewayv2RouteResponse(
-                    self,
-                    "default-route-response",
+                WebSocketRouteProps(
                     api_id=api.id,
-                    route_id=route.id,
-                    route_response_key="$default",
-                )
-            LambdaPermission(
-                self,
-                f"{short}-invoke",
-                statement_id="AllowApiGatewayInvoke",
-                action="lambda:InvokeFunction",
-                function_name=function.function_name,
-                principal="apigateway.amazonaws.com",
-                source_arn=f"{api.execution_arn}/{settings.stage_name}/{route_key}",
+                    api_execution_arn=api.execution_arn,
+                    stage_name=settings.stage_name,
+                    route_key=route_key,
+                    function_name=function.function_name,
+                    function_invoke_arn=function.invoke_arn,
+                    # $default answers the client (pong or a clear error): a two-way route.
+                    two_way=route_key == "$default",
+                ),
             )
 
         # Posts one batch's message to a slice of the connections; the consumer invokes one

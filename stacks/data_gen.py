@@ -10,13 +10,6 @@ from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.cloudwatch_log_stream import CloudwatchLogStream
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.kinesis_firehose_delivery_stream import (
-    KinesisFirehoseDeliveryStream,
-)
 from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import (
     LambdaFunctionEventInvokeConfig,
 )
@@ -24,8 +17,9 @@ from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from constructs import Construct
 
-from modules.iam import Allow, policy_document, service_trust_policy
+from modules.iam import Allow
 from modules.lambda_function import PythonFunction, PythonFunctionProps
+from modules.msk_to_s3_delivery import MskToS3Delivery, MskToS3DeliveryProps
 from platform_config.model import FirehoseSettings, LambdaSettings
 
 from .base import PlatformStack, StackContext
@@ -159,111 +153,29 @@ class DataGenStack(PlatformStack):
             source_arn=schedule.arn,
         )
 
-        stream_name = self.name("telemetry-to-s3")
-        firehose_logs = CloudwatchLogGroup(
+        delivery = MskToS3Delivery(
             self,
-            "firehose-logs",
-            name=f"/aws/kinesisfirehose/{stream_name}",
-            retention_in_days=props.firehose.log_retention_days,
-        )
-        firehose_log_stream = CloudwatchLogStream(
-            self, "firehose-log-stream", name="S3Delivery", log_group_name=firehose_logs.name
-        )
-        firehose_role = IamRole(
-            self,
-            "firehose-role",
-            name=self.name("firehose"),
-            assume_role_policy=service_trust_policy(
-                self, "firehose-trust", "firehose.amazonaws.com", source_account=self.account_id
+            "delivery",
+            MskToS3DeliveryProps(
+                stream_name=self.name("telemetry-to-s3"),
+                role_name=self.name("firehose"),
+                cluster_arn=cluster_arn,
+                topic_name=topic_name,
+                topic_arn=topic_arn,
+                bucket_arn=bucket_arn,
+                prefix=f"{data_prefix}{HOURLY_PREFIX}",
+                error_prefix="errors/!{firehose:error-output-type}/" + HOURLY_PREFIX,
+                read_from_timestamp=READ_FROM_EARLIEST,
+                buffer_interval_seconds=props.firehose.buffer_interval_seconds,
+                buffer_size_mb=props.firehose.buffer_size_mb,
+                log_retention_days=props.firehose.log_retention_days,
+                source_account=self.account_id,
             ),
-        )
-        firehose_policy = IamRolePolicy(
-            self,
-            "firehose-policy",
-            name="msk-to-s3",
-            role=firehose_role.id,
-            policy=policy_document(
-                self,
-                "firehose-permissions",
-                (
-                    Allow(
-                        "DescribeCluster",
-                        (
-                            "kafka:GetBootstrapBrokers",
-                            "kafka:DescribeCluster",
-                            "kafka:DescribeClusterV2",
-                            "kafka-cluster:Connect",
-                        ),
-                        (cluster_arn,),
-                    ),
-                    Allow(
-                        "ReadTelemetryTopic",
-                        (
-                            "kafka-cluster:DescribeTopic",
-                            "kafka-cluster:DescribeTopicDynamicConfiguration",
-                            "kafka-cluster:ReadData",
-                        ),
-                        (topic_arn,),
-                    ),
-                    Allow(
-                        "WriteDataBucket",
-                        (
-                            "s3:AbortMultipartUpload",
-                            "s3:GetBucketLocation",
-                            "s3:GetObject",
-                            "s3:ListBucket",
-                            "s3:ListBucketMultipartUploads",
-                            "s3:PutObject",
-                        ),
-                        (bucket_arn, f"{bucket_arn}/*"),
-                    ),
-                    Allow(
-                        "WriteDeliveryLogs",
-                        ("logs:PutLogEvents",),
-                        (f"{firehose_logs.arn}:log-stream:*",),
-                    ),
-                ),
-            ),
-        )
-        stream = KinesisFirehoseDeliveryStream(
-            self,
-            "delivery-stream",
-            name=stream_name,
-            destination="extended_s3",
-            msk_source_configuration={
-                "msk_cluster_arn": cluster_arn,
-                "topic_name": topic_name,
-                "read_from_timestamp": READ_FROM_EARLIEST,
-                "authentication_configuration": {
-                    "connectivity": "PRIVATE",
-                    "role_arn": firehose_role.arn,
-                },
-            },
-            extended_s3_configuration={
-                "bucket_arn": bucket_arn,
-                "role_arn": firehose_role.arn,
-                "prefix": f"{data_prefix}{HOURLY_PREFIX}",
-                "error_output_prefix": "errors/!{firehose:error-output-type}/" + HOURLY_PREFIX,
-                "buffering_interval": props.firehose.buffer_interval_seconds,
-                "buffering_size": props.firehose.buffer_size_mb,
-                "compression_format": "GZIP",
-                # One JSON object per line: what Athena's JSON SerDe reads.
-                "processing_configuration": {
-                    "enabled": True,
-                    "processors": [{"type": "AppendDelimiterToRecord"}],
-                },
-                "cloudwatch_logging_options": {
-                    "enabled": True,
-                    "log_group_name": firehose_logs.name,
-                    "log_stream_name": firehose_log_stream.name,
-                },
-            },
-            depends_on=[firehose_policy],
         )
 
         out = DataGenOutputs
         self.export(out.GENERATOR_FUNCTION, generator.function_name)
         self.export(out.PRODUCER_FUNCTION, producer.function_name)
         self.export(out.PRODUCER_FAILURE_QUEUE_URL, failures.url)
-        self.export(out.DELIVERY_STREAM, stream.name)
+        self.export(out.DELIVERY_STREAM, delivery.stream.name)
         self.check_contract()

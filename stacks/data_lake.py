@@ -156,7 +156,7 @@ class DataLakeStack(PlatformStack):
                     "parameters": {"serialization.format": "1"},
                 },
                 "columns": [
-                    {"name": f.name, "type": f.type, "comment": f.description}
+                    {"name": f.name, "type": f.glue_type, "comment": f.description}
                     for f in props.contract.fields
                 ],
             },

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class KafkaArns:
-    cluster_arn: str
     partition: str
     region: str
     account_id: str

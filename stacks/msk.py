@@ -8,7 +8,6 @@ downstream stack (Firehose, the event source mapping) reads it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
@@ -16,14 +15,14 @@ from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
 )
-from cdktf_cdktf_provider_aws.lambda_invocation import LambdaInvocation
 from cdktf_cdktf_provider_aws.msk_cluster import MskCluster
 from cdktf_cdktf_provider_aws.msk_cluster_policy import MskClusterPolicy
 from cdktf_cdktf_provider_aws.msk_configuration import MskConfiguration
 from constructs import Construct
 
+from modules.deploy_time_invocation import DeployTimeInvocation, DeployTimeInvocationProps
 from modules.iam import Allow
-from modules.lambda_function import PythonFunction, PythonFunctionProps
+from modules.lambda_function import PythonFunctionProps
 from modules.secure_bucket import Lifecycle, SecureBucket, SecureBucketProps
 from platform_config.model import LambdaSettings, MskSettings
 
@@ -125,7 +124,6 @@ class MskStack(PlatformStack):
             },
         )
         arns = KafkaArns(
-            cluster_arn=cluster.arn,
             partition=self.partition.partition,
             region=self.context.region,
             account_id=self.account_id,
@@ -165,51 +163,47 @@ class MskStack(PlatformStack):
         )
 
         lambdas = props.lambdas
-        topic_admin = PythonFunction(
+        DeployTimeInvocation(
             self,
             "topic-admin",
-            PythonFunctionProps(
-                function_name=self.name("topic-admin"),
-                description="Creates the platform's Kafka topics at deploy time",
-                code=self.package("topic_admin", lambdas),
-                settings=self.runtime_settings(lambdas),
-                memory_mb=256,
-                timeout_seconds=120,
-                environment={
-                    "BOOTSTRAP_SERVERS": cluster.bootstrap_brokers_sasl_iam,
-                    "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-                    "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
-                },
-                statements=(
-                    Allow(
-                        "ConnectToCluster",
-                        ("kafka-cluster:Connect", "kafka-cluster:DescribeCluster"),
-                        (cluster.arn,),
+            DeployTimeInvocationProps(
+                function=PythonFunctionProps(
+                    function_name=self.name("topic-admin"),
+                    description="Creates the platform's Kafka topics at deploy time",
+                    code=self.package("topic_admin", lambdas),
+                    settings=self.runtime_settings(lambdas),
+                    memory_mb=256,
+                    timeout_seconds=120,
+                    environment={
+                        "BOOTSTRAP_SERVERS": cluster.bootstrap_brokers_sasl_iam,
+                        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                        "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+                    },
+                    statements=(
+                        Allow(
+                            "ConnectToCluster",
+                            ("kafka-cluster:Connect", "kafka-cluster:DescribeCluster"),
+                            (cluster.arn,),
+                        ),
+                        Allow(
+                            "ManageTelemetryTopic",
+                            ("kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic"),
+                            (arns.topic(props.topic_name),),
+                        ),
                     ),
-                    Allow(
-                        "ManageTelemetryTopic",
-                        ("kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic"),
-                        (arns.topic(props.topic_name),),
-                    ),
+                    subnet_ids=network.strings(NetworkOutputs.PRIVATE_SUBNET_IDS),
+                    security_group_ids=(network.string(NetworkOutputs.LAMBDA_SECURITY_GROUP_ID),),
                 ),
-                subnet_ids=network.strings(NetworkOutputs.PRIVATE_SUBNET_IDS),
-                security_group_ids=(network.string(NetworkOutputs.LAMBDA_SECURITY_GROUP_ID),),
+                input={
+                    "topic": props.topic_name,
+                    "partitions": settings.topic_partitions,
+                    "replication_factor": settings.replication_factor,
+                    "configs": {"min.insync.replicas": str(settings.min_insync_replicas)},
+                },
+                # A new cluster (new UUID) needs the topic again.
+                triggers={"cluster": cluster.cluster_uuid},
+                depends_on=[cluster],
             ),
-        )
-        topic_request = {
-            "topic": props.topic_name,
-            "partitions": settings.topic_partitions,
-            "replication_factor": settings.replication_factor,
-            "configs": {"min.insync.replicas": str(settings.min_insync_replicas)},
-        }
-        LambdaInvocation(
-            self,
-            "create-topic",
-            function_name=topic_admin.function_name,
-            input=json.dumps(topic_request, sort_keys=True),
-            # A new cluster (new UUID) needs the topic again; so does a changed request.
-            triggers={"cluster": cluster.cluster_uuid, "request": json.dumps(topic_request)},
-            depends_on=[cluster],
         )
 
         out = MskOutputs

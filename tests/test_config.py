@@ -46,10 +46,30 @@ def test_environments_differ_only_as_data() -> None:
     assert dev.name_prefix == "acme-data-dev" and prod.name_prefix == "acme-data-prod"
 
 
-def test_configuration_is_frozen() -> None:
-    config = load_config({})
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        config.region = "eu-west-1"  # type: ignore[misc]
+def test_every_configuration_and_props_dataclass_is_frozen() -> None:
+    """Configuration, stack props and construct props are values: a new one that is not
+    frozen (and so could change after validation) fails here."""
+    import importlib
+    import pkgutil
+
+    import modules
+    import platform_config
+    import stacks
+
+    found = []
+    for package in (platform_config, stacks, modules):
+        for info in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+            module = importlib.import_module(info.name)
+            for value in vars(module).values():
+                if (
+                    dataclasses.is_dataclass(value)
+                    and isinstance(value, type)
+                    and value.__module__ == module.__name__
+                ):
+                    found.append(value)
+    names = {cls.__name__ for cls in found}
+    assert {"PlatformConfig", "MskStackProps", "WebSocketRouteProps"} <= names
+    assert [cls.__name__ for cls in found if not cls.__dataclass_params__.frozen] == []  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

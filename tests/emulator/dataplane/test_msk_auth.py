@@ -145,7 +145,6 @@ def test_cluster_arns_match_the_stacks_policy_arns() -> None:
     assert (arns.region, arns.account_id, arns.partition) == (REGION, ACCOUNT, "aws")
     assert arns.cluster_name == "acme-msk"
     stacks = KafkaArns(
-        cluster_arn=CLUSTER_ARN,
         partition="aws",
         region=REGION,
         account_id=ACCOUNT,
