@@ -16,55 +16,19 @@ to the synthesized stack folder, so no path of the build machine reaches the sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from cdktf import AssetType, TerraformAsset
 from constructs import Construct
 
-from modules.packaging import (
-    DEFAULT_BUILD_DIR,
-    DEFAULT_CONTRACT_PATH,
-    DEFAULT_HANDLERS_ROOT,
-    BuiltPackage,
-    PackageSpec,
-    build_package,
-    validate_package_fields,
-)
+from modules.packaging import BuiltPackage, PackageSpec, build_package
 
 __all__ = ["LambdaPackage", "LambdaPackageProps"]
 
-
-@dataclass(frozen=True, kw_only=True)
-class LambdaPackageProps:
-    """Which function to package, and for which runtime.
-
-    function: folder name under handlers_root (e.g. "generator"). The paths default to this
-    repository's handlers/, contracts/telemetry_event.json and build/lambda/ (absolute, so the
-    current directory does not matter). wheel_dir (or $ACME_WHEEL_DIR) builds offline.
-    """
-
-    function: str
-    handlers_root: Path = DEFAULT_HANDLERS_ROOT
-    contract_path: Path | None = DEFAULT_CONTRACT_PATH
-    build_dir: Path = DEFAULT_BUILD_DIR
-    python_version: str = "3.13"
-    architecture: str = "arm64"
-    wheel_dir: Path | None = None
-
-    def __post_init__(self) -> None:
-        validate_package_fields(self)
-
-    def to_spec(self) -> PackageSpec:
-        return PackageSpec(
-            handlers_root=self.handlers_root,
-            function=self.function,
-            build_dir=self.build_dir,
-            contract_path=self.contract_path,
-            python_version=self.python_version,
-            architecture=self.architecture,
-            wheel_dir=self.wheel_dir,
-        )
+# The construct's props are the builder's spec: which function (folder under handlers_root), for
+# which runtime; the paths default to this repository's handlers/, contracts/ and build/lambda/,
+# and wheel_dir (or $ACME_WHEEL_DIR) builds offline. One dataclass, checked in one place.
+LambdaPackageProps = PackageSpec
 
 
 class LambdaPackage(Construct):
@@ -75,7 +39,7 @@ class LambdaPackage(Construct):
         if not isinstance(props, LambdaPackageProps):
             raise TypeError(f"LambdaPackage props must be LambdaPackageProps, got {props!r}")
         self._props = props
-        self._built: BuiltPackage = build_package(props.to_spec())
+        self._built: BuiltPackage = build_package(props)
         self._asset = TerraformAsset(
             self,
             "Zip",
@@ -106,17 +70,17 @@ class LambdaPackage(Construct):
     @property
     def function_name(self) -> str:
         """The handler folder's name (not the AWS function name, which the stack chooses)."""
-        return self._built.function
+        return self._props.function
 
     @property
     def runtime(self) -> str:
         """aws_lambda_function.runtime the zip was built for, e.g. "python3.13"."""
-        return self._built.runtime
+        return f"python{self._props.python_version}"
 
     @property
     def architectures(self) -> list[str]:
         """aws_lambda_function.architectures the zip was built for, e.g. ["arm64"]."""
-        return [self._built.architecture]
+        return [self._props.architecture]
 
     @property
     def zip_path(self) -> Path:
