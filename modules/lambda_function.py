@@ -60,23 +60,25 @@ class LambdaCode(Protocol):
     @property
     def handler(self) -> str: ...
 
+    # What the zip was built for: the function declares the same, so they cannot disagree.
+    @property
+    def runtime(self) -> str: ...
+
+    @property
+    def architectures(self) -> list[str]: ...
+
 
 @dataclass(frozen=True)
 class RuntimeSettings:
-    """What the functions of one stack share."""
+    """What the functions of one stack share (their runtime comes with their code)."""
 
-    runtime: str
-    architecture: str
     log_retention_days: int
     log_group_arn_prefix: str  # arn:<partition>:logs:<region>:<account>:log-group:
 
     def __post_init__(self) -> None:
-        if not self.runtime.startswith("python3."):
-            raise ValueError(f"RuntimeSettings.runtime = {self.runtime!r}: a python3.x runtime")
-        if self.architecture not in ("arm64", "x86_64"):
+        if self.log_retention_days < 1:
             raise ValueError(
-                f"RuntimeSettings.architecture = {self.architecture!r}: "
-                "allowed values: arm64, x86_64"
+                f"RuntimeSettings.log_retention_days = {self.log_retention_days}: at least 1"
             )
 
 
@@ -153,8 +155,8 @@ class PythonFunction(Construct):
             function_name=name,
             description=props.description,
             role=self.role.arn,
-            runtime=props.settings.runtime,
-            architectures=[props.settings.architecture],
+            runtime=props.code.runtime,
+            architectures=props.code.architectures,
             handler=props.code.handler,
             filename=props.code.asset_path,
             source_code_hash=props.code.source_code_hash,

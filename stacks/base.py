@@ -128,8 +128,6 @@ class PlatformStack(TerraformStack):
 
     def runtime_settings(self, lambdas: LambdaSettings) -> RuntimeSettings:
         return RuntimeSettings(
-            runtime=lambdas.runtime,
-            architecture=lambdas.architecture,
             log_retention_days=lambdas.log_retention_days,
             log_group_arn_prefix=self.arn("logs", "log-group:"),
         )

@@ -172,6 +172,8 @@ class Code:
     asset_path = "assets/topic_admin.zip"
     source_code_hash = "abc="
     handler = "topic_admin.lambda_handler"
+    runtime = "python3.13"
+    architectures = ["arm64"]  # noqa: RUF012
 
 
 FUNCTION = PythonFunctionProps(
@@ -179,8 +181,6 @@ FUNCTION = PythonFunctionProps(
     description="Creates topics",
     code=Code(),
     settings=RuntimeSettings(
-        runtime="python3.13",
-        architecture="arm64",
         log_retention_days=14,
         log_group_arn_prefix="arn:aws:logs:us-west-2:123456789012:log-group:",
     ),
@@ -195,6 +195,8 @@ def test_the_function_runs_at_deploy_time_and_again_when_its_input_or_triggers_c
     document = synth(lambda scope: DeployTimeInvocation(scope, "topic-admin", props))
     [function] = resources(document, "aws_lambda_function")
     assert function["function_name"] == "acme-dev-topic-admin"
+    # The runtime the zip was built for, not a second setting.
+    assert (function["runtime"], function["architectures"]) == ("python3.13", ["arm64"])
     [invocation] = resources(document, "aws_lambda_invocation")
     assert json.loads(invocation["input"]) == request
     assert invocation["function_name"].startswith("${aws_lambda_function.")
