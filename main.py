@@ -7,7 +7,6 @@ only by their declared outputs, read downstream through remote state.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import modules  # noqa: F401  # first: loads the provider bindings lazily (a 3 s synth, not 20 s)
 
@@ -15,17 +14,15 @@ import modules  # noqa: F401  # first: loads the provider bindings lazily (a 3 s
 from cdktf import App
 
 from platform_config import PlatformConfig, load_config, load_contract
-from stacks.base import PackagingSettings, StackContext, order_by_remote_state
+from stacks.base import StackContext, order_by_remote_state
 from stacks.dashboard import DashboardStack, DashboardStackProps
 from stacks.data_gen import DataGenStack, DataGenStackProps
 from stacks.data_lake import DataLakeStack, DataLakeStackProps
 from stacks.msk import MskStack, MskStackProps
 from stacks.network import NetworkStack, NetworkStackProps
 
-ROOT = Path(__file__).resolve().parent
 
-
-def stack_context(config: PlatformConfig, wheel_dir: str | None) -> StackContext:
+def stack_context(config: PlatformConfig) -> StackContext:
     return StackContext(
         environment=config.environment,
         region=config.region,
@@ -33,17 +30,11 @@ def stack_context(config: PlatformConfig, wheel_dir: str | None) -> StackContext
         state=config.state,
         emulator=config.emulator,
         default_tags=tuple(sorted(config.default_tags.items())),
-        packaging=PackagingSettings(
-            handlers_root=ROOT / "handlers",
-            contract_path=ROOT / "contracts" / "telemetry_event.json",
-            build_dir=ROOT / "build" / "lambda",
-            wheel_dir=Path(wheel_dir) if wheel_dir else None,
-        ),
     )
 
 
-def build_app(config: PlatformConfig, app: App, wheel_dir: str | None = None) -> App:
-    context = stack_context(config, wheel_dir)
+def build_app(config: PlatformConfig, app: App) -> App:
+    context = stack_context(config)
     # Dev data may be thrown away with its stack; prod buckets refuse to be destroyed full.
     disposable = config.environment != "prod"
 
@@ -67,7 +58,7 @@ def build_app(config: PlatformConfig, app: App, wheel_dir: str | None = None) ->
 def main() -> None:
     config = load_config(os.environ)
     app = App()
-    build_app(config, app, wheel_dir=os.environ.get("ACME_WHEEL_DIR"))
+    build_app(config, app)
     app.synth()
 
 

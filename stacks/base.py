@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cdktf import (
@@ -48,21 +47,6 @@ EMULATOR_SECRET_KEY = "testing"
 
 
 @dataclass(frozen=True)
-class PackagingSettings:
-    """Where Lambda packages come from: handler folders, the contract, a build cache."""
-
-    handlers_root: Path
-    contract_path: Path
-    build_dir: Path
-    wheel_dir: Path | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("handlers_root", "contract_path"):
-            if not getattr(self, name).exists():
-                raise ValueError(f"PackagingSettings.{name}: {getattr(self, name)} is missing")
-
-
-@dataclass(frozen=True)
 class StackContext:
     """What each stack needs to know about where and how it is deployed."""
 
@@ -72,7 +56,6 @@ class StackContext:
     state: StateSettings
     emulator: EmulatorSettings
     default_tags: tuple[tuple[str, str], ...]
-    packaging: PackagingSettings
 
     def __post_init__(self) -> None:
         if not self.name_prefix.endswith(f"-{self.environment}"):
@@ -133,17 +116,14 @@ class PlatformStack(TerraformStack):
         )
 
     def package(self, function: str, lambdas: LambdaSettings) -> LambdaPackage:
-        """The reproducible deployment package of ``handlers/<function>``."""
-        packaging = self.context.packaging
+        """The reproducible deployment package of ``handlers/<function>`` for the configured
+        runtime (the packager's defaults: handlers/, the contract, build/lambda, and the
+        offline wheel folder $ACME_WHEEL_DIR when set)."""
         return LambdaPackage(
             self,
             f"package-{function}",
             LambdaPackageProps(
                 function=function,
-                handlers_root=packaging.handlers_root,
-                contract_path=packaging.contract_path,
-                build_dir=packaging.build_dir,
-                wheel_dir=packaging.wheel_dir,
                 python_version=lambdas.runtime.removeprefix("python"),
                 architecture=lambdas.architecture,
             ),

@@ -369,7 +369,7 @@ def test_prod_gets_one_nat_gateway_per_az(tmp_path_factory) -> None:
 
     config = load_config({"ACME_ENV": "prod"})
     app = App(outdir=str(tmp_path_factory.mktemp("prod")))
-    stack = NetworkStack(app, NetworkStackProps(stack_context(config, None), config.network))
+    stack = NetworkStack(app, NetworkStackProps(stack_context(config), config.network))
     text = CdktfTesting.synth(stack)
     assert len(json.loads(text)["resource"]["aws_nat_gateway"]) == 3
 
