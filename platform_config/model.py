@@ -51,7 +51,27 @@ PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 GLUE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,254}$")
 TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
-SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
+RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+CRON = re.compile(r"^cron\((.*)\)$")
+# EventBridge cron fields: minutes hours day-of-month month day-of-week year.
+_CRON_FIELD = r"[0-9A-Za-z*?,/\-#LW]+"
+CRON_FIELDS = ("minutes", "hours", "day-of-month", "month", "day-of-week", "year")
+# VPCs are private networks: RFC 1918 and the shared space AWS also accepts for VPCs.
+PRIVATE_VPC_RANGES = tuple(
+    ipaddress.IPv4Network(r)
+    for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+# MSK broker sizes (large or bigger: multi-VPC connectivity), per family.
+BROKER_SIZES = {
+    "m5": ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge"),
+    "m7g": ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"),
+}
+BROKER_TYPES = tuple(
+    f"kafka.{family}.{size}" for family, sizes in BROKER_SIZES.items() for size in sizes
+)
+# Characters AWS allows in tag keys and values.
+TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$")
+API_GATEWAY_MAX_CONNECTION_SECONDS = 7200
 
 # Account id and region are appended to global names (S3 buckets) at deploy time; the longest
 # possible suffix is used to check the length here.
@@ -76,6 +96,27 @@ def _one_of(field_path: str, value: object, allowed: Iterable[object]) -> None:
 def _int_range(field_path: str, value: int, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(field_path, value, f"must be an integer from {low} to {high}")
+
+
+def schedule_problem(expression: str) -> str | None:
+    """Why EventBridge would refuse a schedule expression (None when it accepts it)."""
+    rate, cron = RATE.match(expression), CRON.match(expression)
+    if rate:
+        value, unit = int(rate.group(1)), rate.group(2)
+        if value < 1:
+            return "a rate must be at least 1, e.g. rate(1 minute)"
+        if (value == 1) != (not unit.endswith("s")):
+            wanted = unit.rstrip("s") if value == 1 else unit + ("" if unit.endswith("s") else "s")
+            return f"EventBridge wants rate({value} {wanted}): singular for 1, plural otherwise"
+        return None
+    if cron:
+        fields = cron.group(1).split()
+        if len(fields) != len(CRON_FIELDS) or not all(re.fullmatch(_CRON_FIELD, f) for f in fields):
+            return "cron needs six fields: " + " ".join(CRON_FIELDS) + ", e.g. cron(0/5 * * * ? *)"
+        if (fields[2] == "?") == (fields[4] == "?"):
+            return "cron: exactly one of day-of-month and day-of-week must be '?'"
+        return None
+    return "must be an EventBridge expression: rate(5 minutes) or cron(0/5 * * * ? *)"
 
 
 def check_bucket_name(field_path: str, name: str) -> None:
@@ -114,6 +155,12 @@ class NetworkSettings:
             raise ConfigError(
                 "network.vpc_cidr", self.vpc_cidr, f"not an IPv4 CIDR ({error})"
             ) from None
+        if not any(network.subnet_of(r) for r in PRIVATE_VPC_RANGES):
+            raise ConfigError(
+                "network.vpc_cidr",
+                self.vpc_cidr,
+                "must be a private range: within " + ", ".join(map(str, PRIVATE_VPC_RANGES)),
+            )
         if not 16 <= network.prefixlen <= 20:
             raise ConfigError(
                 "network.vpc_cidr",
@@ -138,16 +185,7 @@ class MskSettings:
     def __post_init__(self) -> None:
         _one_of("msk.kafka_version", self.kafka_version, SUPPORTED_KAFKA_VERSIONS)
         # t3.small cannot use multi-VPC private connectivity, which Firehose's MSK source needs.
-        if not re.match(
-            r"^kafka\.(m5|m7g)\.(large|xlarge|[248]xlarge|12xlarge|16xlarge|24xlarge)$",
-            self.broker_instance_type,
-        ):
-            raise ConfigError(
-                "msk.broker_instance_type",
-                self.broker_instance_type,
-                "must be a kafka.m5.* or kafka.m7g.* size, large or bigger "
-                "(multi-VPC connectivity is not available on kafka.t3.small)",
-            )
+        _one_of("msk.broker_instance_type", self.broker_instance_type, BROKER_TYPES)
         _int_range("msk.broker_count", self.broker_count, 2, 30)
         _int_range("msk.ebs_volume_gib", self.ebs_volume_gib, 1, 16384)
         _one_of("msk.log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
@@ -198,12 +236,9 @@ class LambdaSettings:
         _int_range("lambdas.timeout_seconds", self.timeout_seconds, 1, 900)
         _one_of("lambdas.log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
         _int_range("lambdas.generator_batch_size", self.generator_batch_size, 1, 100_000)
-        if not SCHEDULE.match(self.generator_schedule):
-            raise ConfigError(
-                "lambdas.generator_schedule",
-                self.generator_schedule,
-                "must be an EventBridge expression: rate(N minutes) or cron(...)",
-            )
+        problem = schedule_problem(self.generator_schedule)
+        if problem:
+            raise ConfigError("lambdas.generator_schedule", self.generator_schedule, problem)
         _int_range("lambdas.async_retry_attempts", self.async_retry_attempts, 0, 2)
         _int_range(
             "lambdas.failure_queue_retention_seconds",
@@ -279,7 +314,14 @@ class DashboardSettings:
             raise ConfigError(
                 "dashboard.stage_name", self.stage_name, "letters, digits, '-' and '_' only"
             )
-        _int_range("dashboard.connection_ttl_seconds", self.connection_ttl_seconds, 60, 86_400)
+        # API Gateway closes every WebSocket connection after two hours: a longer TTL would
+        # keep rows of connections that cannot exist.
+        _int_range(
+            "dashboard.connection_ttl_seconds",
+            self.connection_ttl_seconds,
+            60,
+            API_GATEWAY_MAX_CONNECTION_SECONDS,
+        )
         _int_range("dashboard.consumer_batch_size", self.consumer_batch_size, 1, 10_000)
         _one_of("dashboard.starting_position", self.starting_position, ("LATEST", "TRIM_HORIZON"))
         if not re.match(r"^[a-zA-Z0-9._-]{1,200}$", self.consumer_group_id):
@@ -331,13 +373,16 @@ class EmulatorSettings:
     endpoint_url: str | None = None
 
     def __post_init__(self) -> None:
-        if self.endpoint_url is not None and not re.match(
-            r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d{2,5}$", self.endpoint_url
-        ):
+        if self.endpoint_url is None:
+            return
+        found = re.match(
+            r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\]):(\d{1,5})$", self.endpoint_url
+        )
+        if not found or not 1 <= int(found.group(2)) <= 65535:
             raise ConfigError(
                 "emulator.endpoint_url",
                 self.endpoint_url,
-                "must be a loopback URL such as http://127.0.0.1:4599",
+                "must be a loopback URL with a port from 1 to 65535, such as http://127.0.0.1:4599",
             )
 
 
@@ -391,11 +436,18 @@ class PlatformConfig:
                 self.bucket_name(bucket_role) + ACCOUNT_REGION_SUFFIX_EXAMPLE,
             )
         for key, value in self.tags.items():
-            if not 1 <= len(key) <= 128 or len(value) > 256 or key.lower().startswith("aws:"):
+            if (
+                not 1 <= len(key) <= 128
+                or len(value) > 256
+                or key.lower().startswith("aws:")
+                or not TAG_TEXT.match(key)
+                or not TAG_TEXT.match(value)
+            ):
                 raise ConfigError(
                     f"tags[{key!r}]",
                     value,
-                    "tag keys are 1-128 characters, not starting with 'aws:'; values at most 256",
+                    "tag keys are 1-128 characters, not starting with 'aws:'; values at most "
+                    "256; both only letters, digits, spaces and _ . : / = + - @",
                 )
 
     @property

@@ -8,6 +8,7 @@ import pytest
 
 from platform_config import ConfigError, load_config, load_contract
 from platform_config.model import (
+    DashboardSettings,
     DataLakeSettings,
     LambdaSettings,
     MskSettings,
@@ -124,3 +125,66 @@ def test_bucket_names_with_account_and_region_stay_valid() -> None:
     # 20-character prefix + the longest environment + role + account + region must fit S3.
     with pytest.raises(ConfigError, match=r"bucket data.*S3 allows 3 to 63"):
         PlatformConfig(environment="staging123", prefix="a" * 20)
+
+
+# The eight invalid inputs a review found passing validation, each refused with its reason.
+@pytest.mark.parametrize(
+    ("build", "field", "hint"),
+    [
+        (
+            lambda: LambdaSettings(generator_schedule="rate(0 minutes)"),
+            "generator_schedule",
+            "at least 1",
+        ),
+        (
+            lambda: LambdaSettings(generator_schedule="rate(1 minutes)"),
+            "generator_schedule",
+            "rate(1 minute)",
+        ),
+        (
+            lambda: LambdaSettings(generator_schedule="cron(garbage)"),
+            "generator_schedule",
+            "six fields",
+        ),
+        (
+            lambda: load_config({"ACME_AWS_ENDPOINT_URL": "http://127.0.0.1:99999"}),
+            "emulator.endpoint_url",
+            "port from 1 to 65535",
+        ),
+        (
+            lambda: MskSettings(broker_instance_type="kafka.m7g.24xlarge"),
+            "msk.broker_instance_type",
+            "kafka.m7g.16xlarge",
+        ),
+        (lambda: NetworkSettings(vpc_cidr="8.8.0.0/16"), "network.vpc_cidr", "private range"),
+        (
+            lambda: PlatformConfig(environment="dev", tags={"bad*key<>": "x"}),
+            "tags['bad*key<>']",
+            "letters, digits, spaces",
+        ),
+        (
+            lambda: DashboardSettings(connection_ttl_seconds=7201),
+            "dashboard.connection_ttl_seconds",
+            "60 to 7200",
+        ),
+    ],
+)
+def test_inputs_aws_would_refuse_are_refused_at_synth(build, field, hint) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build()
+    assert caught.value.field_path.endswith(field)
+    assert hint in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "rate(1 minute)",
+        "rate(5 minutes)",
+        "rate(2 hours)",
+        "cron(0/5 * * * ? *)",
+        "cron(0 8 ? * MON-FRI *)",
+    ],
+)
+def test_valid_schedules_pass(expression: str) -> None:
+    assert LambdaSettings(generator_schedule=expression).generator_schedule == expression
