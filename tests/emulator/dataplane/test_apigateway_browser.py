@@ -14,12 +14,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from emulator.dataplane.apigateway import ApiGateway, ApiRef
 from emulator.dataplane.lambda_runtime import LambdaRuntime
-from emulator.dataplane.lambda_site import RuntimeSite
 from tests.support.apigateway import (
     ACCOUNT,
     REGION,
@@ -27,8 +25,6 @@ from tests.support.apigateway import (
     deploy_consumer,
     deploy_dashboard_page,
     deploy_dashboard_websocket,
-    lambda_runtime,
-    moto_gateway,
     msk_batch,
     runtime_invoke,
 )
@@ -41,28 +37,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 Aws = Callable[[str], Any]
-
-
-@pytest.fixture(scope="module")
-def aws(moto_endpoint: str) -> Aws:
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-    )
-    return lambda service: session.client(service, endpoint_url=moto_endpoint)
-
-
-@pytest.fixture(scope="module")
-def runtime(
-    moto_endpoint: str, runtime_site: RuntimeSite, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LambdaRuntime]:
-    with lambda_runtime(moto_endpoint, runtime_site, tmp_path_factory.mktemp("web")) as runtime:
-        yield runtime
-
-
-@pytest.fixture(scope="module")
-def gateway(runtime: LambdaRuntime) -> Iterator[ApiGateway]:
-    with moto_gateway(runtime) as gateway:
-        yield gateway
 
 
 @pytest.fixture

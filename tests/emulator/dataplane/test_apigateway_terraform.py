@@ -16,7 +16,6 @@ import subprocess
 import time
 import urllib.request
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,7 @@ import pytest
 from websockets.sync.client import connect
 
 from emulator.dataplane.apigateway import ApiGateway
-from emulator.dataplane.lambda_runtime import LambdaRuntime
-from emulator.dataplane.lambda_site import RuntimeSite
-from tests.support.apigateway import REGION, lambda_runtime, moto_gateway
+from tests.support.apigateway import REGION
 
 TF_SOURCE = Path(__file__).resolve().parents[1] / "tf" / "apigateway_stack"
 TERRAFORM = shutil.which("terraform")
@@ -54,20 +51,6 @@ pytestmark = [
     pytest.mark.slow,  # the provider's start-up and Lambda waiters: minutes on a busy machine
     pytest.mark.skipif(TERRAFORM is None, reason="terraform is not installed (not on PATH)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def runtime(
-    moto_endpoint: str, runtime_site: RuntimeSite, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LambdaRuntime]:
-    with lambda_runtime(moto_endpoint, runtime_site, tmp_path_factory.mktemp("tf")) as runtime:
-        yield runtime
-
-
-@pytest.fixture(scope="module")
-def gateway(runtime: LambdaRuntime) -> Iterator[ApiGateway]:
-    with moto_gateway(runtime) as gateway:
-        yield gateway
 
 
 def test_apply_open_the_urls_plan_clean_destroy(

@@ -25,7 +25,6 @@ from websockets.sync.client import ClientConnection, connect
 
 from emulator.dataplane.apigateway import ApiGateway, ApiRef, GatewaySettings
 from emulator.dataplane.lambda_runtime import LambdaRuntime
-from emulator.dataplane.lambda_site import RuntimeSite
 from tests.support.apigateway import (
     ACCOUNT,
     RECORDER,
@@ -38,7 +37,6 @@ from tests.support.apigateway import (
     deploy_dashboard_websocket,
     deploy_websocket_api,
     invoke_arn,
-    lambda_runtime,
     make_zip,
     moto_gateway,
     msk_batch,
@@ -47,28 +45,6 @@ from tests.support.apigateway import (
 )
 
 Aws = Callable[[str], Any]
-
-
-@pytest.fixture(scope="module")
-def aws(moto_endpoint: str) -> Aws:
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-    )
-    return lambda service: session.client(service, endpoint_url=moto_endpoint)
-
-
-@pytest.fixture(scope="module")
-def runtime(
-    moto_endpoint: str, runtime_site: RuntimeSite, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LambdaRuntime]:
-    with lambda_runtime(moto_endpoint, runtime_site, tmp_path_factory.mktemp("apigw")) as runtime:
-        yield runtime
-
-
-@pytest.fixture(scope="module")
-def gateway(runtime: LambdaRuntime) -> Iterator[ApiGateway]:
-    with moto_gateway(runtime) as gateway:
-        yield gateway
 
 
 @pytest.fixture(scope="module")
