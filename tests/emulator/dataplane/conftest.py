@@ -15,6 +15,7 @@ from emulator.dataplane.lambda_logs import LogSink, MemoryLogSink
 from emulator.dataplane.lambda_runtime import LambdaRuntime
 from emulator.dataplane.lambda_site import RuntimeSite, build_site
 from emulator.dataplane.supervisor import Supervisor
+from emulator.dataplane.tls import TlsFiles, ensure_local_ca
 from tests.support import apigateway
 from tests.support.lambda_workers import REGION, RuntimeFactory, alive, fake_credentials
 
@@ -117,6 +118,20 @@ def gateway(runtime: LambdaRuntime) -> Iterator[ApiGateway]:
     """The gateway serving the module's APIs from moto, its functions in ``runtime``."""
     with apigateway.moto_gateway(runtime) as gateway:
         yield gateway
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """The local CA and the front door's certificate (the MSK cluster tests)."""
+    return ensure_local_ca(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def cluster_supervisor() -> Iterator[Supervisor]:
+    """The module's supervisor of MSK clusters' brokers (stopped when the module is done)."""
+    owner = Supervisor()
+    yield owner
+    owner.stop_all(grace=1)
 
 
 def pytest_configure(config: pytest.Config) -> None:
