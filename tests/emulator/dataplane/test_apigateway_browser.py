@@ -8,9 +8,9 @@ broadcasts through @connections. Skipped when chromium or chromedriver is not in
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 
 from emulator.dataplane.apigateway import ApiGateway, ApiRef
 from emulator.dataplane.lambda_runtime import LambdaRuntime
+from tests.support import local_platform
 from tests.support.apigateway import (
     ACCOUNT,
     REGION,
@@ -56,14 +57,8 @@ def browser() -> Iterator[Any]:
         driver.quit()
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+# The first truthy answer of a condition, polled every 0.1 s for 30.0 s at most.
+wait_for = functools.partial(local_platform.wait_for, timeout=30.0, interval=0.1)
 
 
 def test_the_dashboard_goes_live_and_shows_broadcast_events(

@@ -9,6 +9,7 @@ reports. Clients are real WebSocket clients; the consumer's own code posts to th
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import time
@@ -25,6 +26,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from emulator.dataplane.apigateway import ApiGateway, ApiRef, GatewaySettings
 from emulator.dataplane.lambda_runtime import LambdaRuntime
+from tests.support import local_platform
 from tests.support.apigateway import (
     ACCOUNT,
     RECORDER,
@@ -63,14 +65,8 @@ def connection_items(aws: Aws, table: str) -> dict[str, dict[str, Any]]:
     return {item["connectionId"]["S"]: item for item in items}
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+# The first truthy answer of a condition, polled every 0.05 s for 15.0 s at most.
+wait_for = functools.partial(local_platform.wait_for, timeout=15.0, interval=0.05)
 
 
 def ping(ws: ClientConnection) -> dict[str, Any]:
