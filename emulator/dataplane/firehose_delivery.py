@@ -29,7 +29,6 @@ import gzip
 import logging
 import re
 import secrets
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -44,6 +43,7 @@ from moto.s3.models import s3_backends
 
 from .credentials import Authorizer, Credentials
 from .kafka_event_sources import ClusterAccess, RoleTokenProvider
+from .workers import WorkerSet, WorkerThread
 
 log = logging.getLogger("emulator.firehose")
 
@@ -166,7 +166,7 @@ class _Buffer:
     positions: dict[TopicPartition, int] = field(default_factory=dict)
 
 
-class _Reader:
+class _Reader(WorkerThread):
     def __init__(
         self,
         account: str,
@@ -187,17 +187,7 @@ class _Reader:
         self.authorizer = authorizer
         self.destination = S3Delivery.of(stream)
         self.status = StreamStatus(self.name, source["TopicName"])
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"firehose-{self.name}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
+        super().__init__(f"firehose-{self.name}")
 
     # --- reading ---
 
@@ -356,7 +346,10 @@ def _epoch_ms(value: Any) -> int:
         return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def msk_streams() -> list[tuple[str, str, DeliveryStream, dict[str, Any]]]:
+_MskStream = tuple[str, str, DeliveryStream, dict[str, Any]]
+
+
+def msk_streams() -> list[_MskStream]:
     """(account, region, stream, MSK source description) of every MSK-sourced stream."""
     found = []
     for account in list(firehose_backends.keys()):
@@ -369,7 +362,7 @@ def msk_streams() -> list[tuple[str, str, DeliveryStream, dict[str, Any]]]:
     return found
 
 
-class FirehoseDelivery:
+class FirehoseDelivery(WorkerSet[_MskStream, StreamStatus]):
     """Keeps one reader running for every MSK-sourced delivery stream."""
 
     def __init__(
@@ -378,53 +371,17 @@ class FirehoseDelivery:
         credentials: Callable[[str], Credentials],
         authorizer: Authorizer,
     ) -> None:
+        super().__init__("firehose", SYNC_SECONDS, log, "firehose")
         self.access = access
         self.credentials = credentials
         self.authorizer = authorizer
-        self._readers: dict[str, _Reader] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="firehose", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
+    def wanted(self) -> dict[str, _MskStream]:
+        return {stream.delivery_stream_arn: item for item in msk_streams() for stream in [item[2]]}
 
-    def sync(self) -> None:
-        wanted = {
-            stream.delivery_stream_arn: item for item in msk_streams() for stream in [item[2]]
-        }
-        with self._lock:
-            for arn in list(self._readers):
-                if arn not in wanted:
-                    self._readers.pop(arn).stop()
-            for arn, (account, region, stream, source) in wanted.items():
-                if arn in self._readers:
-                    continue
-                access = self.access(source["MSKClusterARN"])
-                if access is None:
-                    continue
-                reader = _Reader(
-                    account, region, stream, source, access, self.credentials, self.authorizer
-                )
-                self._readers[arn] = reader
-                reader.start()
-
-    def status(self) -> list[StreamStatus]:
-        with self._lock:
-            return [reader.status for reader in self._readers.values()]
-
-    def _loop(self) -> None:
-        while not self._stop.wait(SYNC_SECONDS):
-            try:
-                self.sync()
-            except Exception:
-                log.exception("firehose: sync failed")
-
-    def stop(self) -> None:
-        self._stop.set()
-        with self._lock:
-            readers, self._readers = list(self._readers.values()), {}
-        for reader in readers:
-            reader.stop()
-        for reader in readers:
-            reader.join(timeout=5)
+    def worker(self, item: _MskStream) -> _Reader | None:
+        account, region, stream, source = item
+        access = self.access(source["MSKClusterARN"])
+        if access is None:
+            return None
+        return _Reader(account, region, stream, source, access, self.credentials, self.authorizer)

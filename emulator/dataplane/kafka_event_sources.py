@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -47,6 +46,7 @@ from moto.awslambda.models import EventSourceMapping
 
 from .credentials import Credentials
 from .lambda_service import lambda_backends
+from .workers import WorkerSet, WorkerThread
 
 log = logging.getLogger("emulator.event-sources")
 
@@ -155,7 +155,7 @@ class PollerStatus:
     last_error: str | None = None
 
 
-class _Poller:
+class _Poller(WorkerThread):
     def __init__(
         self,
         esm: EventSourceMapping,
@@ -176,17 +176,7 @@ class _Poller:
         self.status = PollerStatus(
             esm.uuid, esm.function_arn, topics[0], config.get("ConsumerGroupId", esm.uuid)
         )
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"esm-{esm.uuid[:8]}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
+        super().__init__(f"esm-{esm.uuid[:8]}")
 
     def _consumer(self) -> KafkaConsumer:
         region = self.esm.event_source_arn.split(":")[3]
@@ -336,7 +326,7 @@ class _Poller:
             self.deliver(destination, json.dumps(record))
 
 
-class KafkaEventSources:
+class KafkaEventSources(WorkerSet[EventSourceMapping, PollerStatus]):
     """Keeps one poller running for every enabled MSK event source mapping."""
 
     def __init__(
@@ -347,57 +337,19 @@ class KafkaEventSources:
         role_of: Callable[[str], str],
         deliver: Deliver,
     ) -> None:
+        super().__init__("event-sources", SYNC_SECONDS, log, "event sources")
         self.access = access
         self.invoke = invoke
         self.role_credentials = role_credentials
         self.role_of = role_of
         self.deliver = deliver
-        self._pollers: dict[str, _Poller] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="event-sources", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
+    def wanted(self) -> dict[str, EventSourceMapping]:
+        """The enabled mappings: pollers start for new ones, stop for those disabled or deleted."""
+        return {esm.uuid: esm for esm in all_mappings() if esm.enabled and esm.topics}
 
-    def sync(self) -> None:
-        """Start pollers for new enabled mappings; stop those disabled or deleted."""
-        wanted = {}
-        for esm in all_mappings():
-            if esm.enabled and esm.topics:
-                wanted[esm.uuid] = esm
-        with self._lock:
-            for key in list(self._pollers):
-                if key not in wanted:
-                    self._pollers.pop(key).stop()
-            for key, esm in wanted.items():
-                if key in self._pollers:
-                    continue
-                access = self.access(esm.event_source_arn)
-                if access is None:
-                    continue  # the cluster is not served (yet)
-                poller = _Poller(
-                    esm, access, self.invoke, self.role_credentials, self.role_of, self.deliver
-                )
-                self._pollers[key] = poller
-                poller.start()
-
-    def status(self) -> list[PollerStatus]:
-        with self._lock:
-            return [poller.status for poller in self._pollers.values()]
-
-    def _loop(self) -> None:
-        while not self._stop.wait(SYNC_SECONDS):
-            try:
-                self.sync()
-            except Exception:
-                log.exception("event sources: sync failed")
-
-    def stop(self) -> None:
-        self._stop.set()
-        with self._lock:
-            pollers, self._pollers = list(self._pollers.values()), {}
-        for poller in pollers:
-            poller.stop()
-        for poller in pollers:
-            poller.join(timeout=5)
+    def worker(self, item: EventSourceMapping) -> _Poller | None:
+        access = self.access(item.event_source_arn)
+        if access is None:
+            return None  # the cluster is not served (yet)
+        return _Poller(item, access, self.invoke, self.role_credentials, self.role_of, self.deliver)

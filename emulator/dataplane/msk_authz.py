@@ -328,64 +328,67 @@ def _replace_topics(
     gate: Gate,
     *,
     action: str,
+    asked: list[str | None],
     response_list: str,
     name_field: str,
-    deny: Callable[[Any], None],
+    denied_partition: dict[str, Any],
 ) -> Verdict:
-    """Forward a read unchanged; in the answer, ``deny`` every entry of a denied topic."""
+    """Forward a read unchanged; in the answer, every partition of a denied topic gets
+    TOPIC_AUTHORIZATION_FAILED and the ``denied_partition`` values. Where none of the
+    ``asked`` topics is denied, the answer is left as it is."""
+    if not any(_denied_topic(gate, action, topic) for topic in asked):
+        return FORWARD
 
     def change(response: Any) -> None:
         for entry in getattr(response, response_list):
             if _denied_topic(gate, action, _topic_of(gate, entry, name_field)):
-                deny(entry)
+                for partition in entry.partitions:
+                    partition.error_code = TOPIC_AUTHORIZATION_FAILED
+                    for field_name, value in denied_partition.items():
+                        setattr(partition, field_name, value)
 
     return Verdict(rewrite=_rewriter(request, change))
 
 
 def _fetch(request: Any, gate: Gate) -> Verdict:
-    if not any(_denied_topic(gate, READ_DATA, _topic_of(gate, t, "topic")) for t in request.topics):
-        return FORWARD
-
-    def deny(entry: Any) -> None:
-        for partition in entry.partitions:
-            partition.error_code = TOPIC_AUTHORIZATION_FAILED
-            partition.high_watermark = -1
-            partition.last_stable_offset = -1
-            partition.log_start_offset = -1
-            partition.aborted_transactions = None
-            partition.records = None
-
     return _replace_topics(
-        request, gate, action=READ_DATA, response_list="responses", name_field="topic", deny=deny
+        request,
+        gate,
+        action=READ_DATA,
+        asked=[_topic_of(gate, t, "topic") for t in request.topics],
+        response_list="responses",
+        name_field="topic",
+        denied_partition={
+            "high_watermark": -1,
+            "last_stable_offset": -1,
+            "log_start_offset": -1,
+            "aborted_transactions": None,
+            "records": None,
+        },
     )
 
 
 def _list_offsets(request: Any, gate: Gate) -> Verdict:
-    if not any(_denied_topic(gate, DESCRIBE_TOPIC, t.name) for t in request.topics):
-        return FORWARD
-
-    def deny(entry: Any) -> None:
-        for partition in entry.partitions:
-            partition.error_code = TOPIC_AUTHORIZATION_FAILED
-            partition.offset = -1
-            partition.timestamp = -1
-
     return _replace_topics(
-        request, gate, action=DESCRIBE_TOPIC, response_list="topics", name_field="name", deny=deny
+        request,
+        gate,
+        action=DESCRIBE_TOPIC,
+        asked=[t.name for t in request.topics],
+        response_list="topics",
+        name_field="name",
+        denied_partition={"offset": -1, "timestamp": -1},
     )
 
 
 def _offset_for_leader_epoch(request: Any, gate: Gate) -> Verdict:
-    if not any(_denied_topic(gate, DESCRIBE_TOPIC, t.topic) for t in request.topics):
-        return FORWARD
-
-    def deny(entry: Any) -> None:
-        for partition in entry.partitions:
-            partition.error_code = TOPIC_AUTHORIZATION_FAILED
-            partition.end_offset = -1
-
     return _replace_topics(
-        request, gate, action=DESCRIBE_TOPIC, response_list="topics", name_field="topic", deny=deny
+        request,
+        gate,
+        action=DESCRIBE_TOPIC,
+        asked=[t.topic for t in request.topics],
+        response_list="topics",
+        name_field="topic",
+        denied_partition={"end_offset": -1},
     )
 
 

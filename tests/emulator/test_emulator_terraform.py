@@ -15,10 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 import time
-import zipfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -27,9 +24,9 @@ from typing import Any
 import pytest
 
 from emulator import control
+from tests.support.terraform import TERRAFORM, TerraformDir
 
 TF_SOURCE = Path(__file__).resolve().parent / "tf" / "msk_stack"
-TERRAFORM = shutil.which("terraform")
 HANDLER_SOURCE = "def handler(event, context):\n    return event\n"
 
 pytestmark = pytest.mark.integration
@@ -71,48 +68,16 @@ def test_apply_plan_clean_destroy(
     check_stopped: Callable[[int, Path], None],
     record_property: Callable[[str, object], None],
 ) -> None:
-    assert TERRAFORM is not None
-    workdir = tmp_path / "tf"
-    shutil.copytree(TF_SOURCE, workdir)
-    lambda_zip = tmp_path / "consumer.zip"
-    with zipfile.ZipFile(lambda_zip, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(zipfile.ZipInfo("handler.py", date_time=(2026, 1, 1, 0, 0, 0)), HANDLER_SOURCE)
+    tf = TerraformDir(tmp_path, TF_SOURCE, handler_source=HANDLER_SOURCE, zip_name="consumer.zip")
+    timings = tf.timings
 
-    cli_config = tmp_path / "terraformrc"
-    cli_config.write_text("")
-    tf_log = tmp_path / "terraform-debug.log"
-    env = {
-        **os.environ,
-        "TF_IN_AUTOMATION": "1",
-        "TF_INPUT": "0",
-        "CHECKPOINT_DISABLE": "1",
-        "TF_CLI_CONFIG_FILE": str(cli_config),
-        "TF_LOG_PROVIDER": "DEBUG",
-        "TF_LOG_PATH": str(tf_log),
-    }
-    timings: dict[str, float] = {}
-
-    def terraform(step: str, *args: str, ok: tuple[int, ...] = (0,)) -> str:
-        started = time.monotonic()
-        result = subprocess.run(
-            [TERRAFORM, *args],
-            cwd=workdir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        timings[step] = round(time.monotonic() - started, 1)
-        assert result.returncode in ok, (
-            f"terraform {step} exited {result.returncode}\n{result.stdout[-6000:]}"
-            f"\n{result.stderr[-6000:]}"
-        )
-        return result.stdout
+    def terraform(*args: str, ok: tuple[int, ...] = (0,)) -> str:
+        return tf.run(*args, ok=ok).stdout
 
     plugin_dir = os.environ.get("TF_PLUGIN_DIR")
-    init_args = ["init", "-no-color"] + ([f"-plugin-dir={plugin_dir}"] if plugin_dir else [])
+    init_args = ["init"] + ([f"-plugin-dir={plugin_dir}"] if plugin_dir else [])
     try:
-        terraform("init", *init_args)
+        terraform(*init_args)
     except AssertionError as exc:
         hint = (
             "" if plugin_dir else " (TF_PLUGIN_DIR is unset: on these machines use /opt/tf-plugins)"
@@ -122,16 +87,14 @@ def test_apply_plan_clean_destroy(
     pid_file = tmp_path / "emulator.pid"
     total_started = time.monotonic()
     with control.running(pid_file=pid_file, log_file=tmp_path / "emulator.log") as emulator:
-        variables = [f"-var=endpoint={emulator.endpoint}", f"-var=lambda_zip={lambda_zip}"]
-        terraform("apply", "apply", "-auto-approve", "-no-color", *variables)
+        variables = [f"-var=endpoint={emulator.endpoint}", f"-var=lambda_zip={tf.lambda_zip}"]
+        terraform("apply", "-auto-approve", *variables)
         outputs: dict[str, Any] = {
-            k: v["value"] for k, v in json.loads(terraform("output", "output", "-json")).items()
+            k: v["value"] for k, v in json.loads(terraform("output", "-json")).items()
         }
-        plan = terraform(
-            "plan", "plan", "-detailed-exitcode", "-no-color", *variables, ok=(0, 1, 2)
-        )
+        plan = terraform("plan", "-detailed-exitcode", *variables, ok=(0, 1, 2))
         assert "No changes." in plan, f"second plan is not empty:\n{plan[-8000:]}"
-        terraform("destroy", "destroy", "-auto-approve", "-no-color", *variables)
+        terraform("destroy", "-auto-approve", *variables)
         leftovers = _leftovers(emulator.endpoint)
     timings["apply+plan+destroy"] = round(time.monotonic() - total_started, 1)
     check_stopped(emulator.pid, pid_file)
@@ -150,7 +113,7 @@ def test_apply_plan_clean_destroy(
     assert outputs["esm_state"] == "Enabled"
     assert leftovers == {}, f"destroy left resources in the emulator: {leftovers}"
 
-    calls = api_calls(tf_log)
+    calls = api_calls(tf.log)
     failed = sorted(c for c in calls if c[3] >= 500)
     assert not failed, f"calls answered with a server error: {failed}"
     kafka_ops = sorted({(c[1], c[2]) for c in calls if c[1] in ("Kafka", "Firehose", "Lambda")})

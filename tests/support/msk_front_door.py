@@ -107,15 +107,16 @@ def sign(
     secret: str,
     session_token: str | None = None,
     *,
+    region: str = REGION,
     at: datetime.datetime | None = None,
 ) -> str:
-    """An MSK IAM token from the real signer, signed at ``at`` (default: now)."""
+    """An MSK IAM token from the real signer for ``region``, signed at ``at`` (default: now)."""
     provider = _Static(Credentials(access_key, secret, session_token))
     when = (at or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC)
     naive = when.replace(tzinfo=None)
     with mock.patch.object(botocore.auth, "get_current_datetime", lambda *a, **k: naive):
         token, _ = MSKAuthTokenProvider.generate_auth_token_from_credentials_provider(
-            REGION, provider
+            region, provider
         )
     return str(token)
 

@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 
 from emulator.control import free_port
+from emulator.dataplane.apigateway import ApiGateway
 from emulator.dataplane.credentials import Credentials
 from emulator.dataplane.lambda_logs import LogSink, MemoryLogSink
 from emulator.dataplane.lambda_runtime import LambdaRuntime
 from emulator.dataplane.lambda_site import RuntimeSite, build_site
 from emulator.dataplane.supervisor import Supervisor
+from emulator.dataplane.tls import TlsFiles, ensure_local_ca
+from tests.support import apigateway
 from tests.support.lambda_workers import REGION, RuntimeFactory, alive, fake_credentials
 
 
@@ -87,6 +90,48 @@ def aws_client(moto_endpoint: str) -> Callable[[str], Any]:
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
     )
     return lambda service: session.client(service, endpoint_url=moto_endpoint)
+
+
+@pytest.fixture(scope="module")
+def aws(moto_endpoint: str) -> Callable[[str], Any]:
+    """boto3 clients of the in-process moto, in the API Gateway tests' region."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=apigateway.REGION
+    )
+    return lambda service: session.client(service, endpoint_url=moto_endpoint)
+
+
+@pytest.fixture(scope="module")
+def runtime(
+    moto_endpoint: str, runtime_site: RuntimeSite, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LambdaRuntime]:
+    """A Lambda runtime whose workers call the in-process moto (the module's functions)."""
+    work_dir = tmp_path_factory.mktemp("runtime")
+    with apigateway.lambda_runtime(moto_endpoint, runtime_site, work_dir) as runtime:
+        yield runtime
+
+
+@pytest.fixture(scope="module")
+def gateway(runtime: LambdaRuntime) -> Iterator[ApiGateway]:
+    """The gateway serving the module's APIs from moto, its functions in ``runtime``."""
+    with apigateway.moto_gateway(runtime) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """The local CA and the front door's certificate (the MSK cluster tests)."""
+    return ensure_local_ca(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def cluster_supervisor() -> Iterator[Supervisor]:
+    """The module's supervisor of MSK clusters' brokers (stopped when the module is done)."""
+    owner = Supervisor()
+    yield owner
+    owner.stop_all(grace=1)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,18 +8,17 @@ broadcasts through @connections. Skipped when chromium or chromedriver is not in
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from emulator.dataplane.apigateway import ApiGateway, ApiRef
 from emulator.dataplane.lambda_runtime import LambdaRuntime
-from emulator.dataplane.lambda_site import RuntimeSite
+from tests.support import local_platform
 from tests.support.apigateway import (
     ACCOUNT,
     REGION,
@@ -27,8 +26,6 @@ from tests.support.apigateway import (
     deploy_consumer,
     deploy_dashboard_page,
     deploy_dashboard_websocket,
-    lambda_runtime,
-    moto_gateway,
     msk_batch,
     runtime_invoke,
 )
@@ -41,28 +38,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 Aws = Callable[[str], Any]
-
-
-@pytest.fixture(scope="module")
-def aws(moto_endpoint: str) -> Aws:
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-    )
-    return lambda service: session.client(service, endpoint_url=moto_endpoint)
-
-
-@pytest.fixture(scope="module")
-def runtime(
-    moto_endpoint: str, runtime_site: RuntimeSite, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LambdaRuntime]:
-    with lambda_runtime(moto_endpoint, runtime_site, tmp_path_factory.mktemp("web")) as runtime:
-        yield runtime
-
-
-@pytest.fixture(scope="module")
-def gateway(runtime: LambdaRuntime) -> Iterator[ApiGateway]:
-    with moto_gateway(runtime) as gateway:
-        yield gateway
 
 
 @pytest.fixture
@@ -82,14 +57,8 @@ def browser() -> Iterator[Any]:
         driver.quit()
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+# The first truthy answer of a condition, polled every 0.1 s for 30.0 s at most.
+wait_for = functools.partial(local_platform.wait_for, timeout=30.0, interval=0.1)
 
 
 def test_the_dashboard_goes_live_and_shows_broadcast_events(

@@ -11,12 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
-import time
 import urllib.request
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +20,10 @@ import pytest
 from websockets.sync.client import connect
 
 from emulator.dataplane.apigateway import ApiGateway
-from emulator.dataplane.lambda_runtime import LambdaRuntime
-from emulator.dataplane.lambda_site import RuntimeSite
-from tests.support.apigateway import REGION, lambda_runtime, moto_gateway
+from tests.support.apigateway import REGION
+from tests.support.terraform import TERRAFORM, TerraformDir
 
 TF_SOURCE = Path(__file__).resolve().parents[1] / "tf" / "apigateway_stack"
-TERRAFORM = shutil.which("terraform")
 HANDLERS = """
 import json
 
@@ -56,61 +49,12 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def runtime(
-    moto_endpoint: str, runtime_site: RuntimeSite, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LambdaRuntime]:
-    with lambda_runtime(moto_endpoint, runtime_site, tmp_path_factory.mktemp("tf")) as runtime:
-        yield runtime
-
-
-@pytest.fixture(scope="module")
-def gateway(runtime: LambdaRuntime) -> Iterator[ApiGateway]:
-    with moto_gateway(runtime) as gateway:
-        yield gateway
-
-
 def test_apply_open_the_urls_plan_clean_destroy(
     tmp_path: Path, moto_endpoint: str, gateway: ApiGateway
 ) -> None:
-    assert TERRAFORM is not None
-    workdir = tmp_path / "tf"
-    shutil.copytree(TF_SOURCE, workdir)
-    lambda_zip = tmp_path / "handler.zip"
-    with zipfile.ZipFile(lambda_zip, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(zipfile.ZipInfo("handler.py", date_time=(2026, 1, 1, 0, 0, 0)), HANDLERS)
-    cli_config = tmp_path / "terraformrc"
-    cli_config.write_text("")
-    tf_log = tmp_path / "terraform-debug.log"
-    env = {
-        **os.environ,
-        "TF_IN_AUTOMATION": "1",
-        "TF_INPUT": "0",
-        "CHECKPOINT_DISABLE": "1",
-        "TF_CLI_CONFIG_FILE": str(cli_config),
-        "TF_LOG_PROVIDER": "DEBUG",
-        "TF_LOG_PATH": str(tf_log),
-    }
-    variables = [f"-var=endpoint={moto_endpoint}", f"-var=lambda_zip={lambda_zip}"]
-
-    timings: dict[str, float] = {}
-
-    def terraform(*args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
-        started = time.monotonic()
-        result = subprocess.run(
-            [str(TERRAFORM), *args, "-no-color"],
-            cwd=workdir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        timings[args[0]] = round(time.monotonic() - started, 1)
-        assert result.returncode in ok, (
-            f"terraform {args[0]}: {result.stdout[-6000:]}\n{result.stderr[-6000:]}"
-        )
-        return result
-
+    tf = TerraformDir(tmp_path, TF_SOURCE, handler_source=HANDLERS, zip_name="handler.zip")
+    terraform = tf.run
+    variables = [f"-var=endpoint={moto_endpoint}", f"-var=lambda_zip={tf.lambda_zip}"]
     plugin_dir = os.environ.get("TF_PLUGIN_DIR") or (
         "/opt/tf-plugins" if Path("/opt/tf-plugins").is_dir() else ""
     )
@@ -146,6 +90,6 @@ def test_apply_open_the_urls_plan_clean_destroy(
     served_before = len(gateway.served())
     terraform("destroy", "-auto-approve", *variables)
     assert len(gateway.served()) == served_before - 2
-    server_errors = re.findall(r"http\.status_code=5\d\d", tf_log.read_text(errors="replace"))
+    server_errors = re.findall(r"http\.status_code=5\d\d", tf.log.read_text(errors="replace"))
     assert not server_errors, "the provider got 5xx answers from moto (see its debug log)"
-    print(f"\nterraform timings (s): {timings}")
+    print(f"\nterraform timings (s): {tf.timings}")

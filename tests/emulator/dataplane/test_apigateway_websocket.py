@@ -9,6 +9,7 @@ reports. Clients are real WebSocket clients; the consumer's own code posts to th
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import time
@@ -25,7 +26,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from emulator.dataplane.apigateway import ApiGateway, ApiRef, GatewaySettings
 from emulator.dataplane.lambda_runtime import LambdaRuntime
-from emulator.dataplane.lambda_site import RuntimeSite
+from tests.support import local_platform
 from tests.support.apigateway import (
     ACCOUNT,
     RECORDER,
@@ -38,7 +39,6 @@ from tests.support.apigateway import (
     deploy_dashboard_websocket,
     deploy_websocket_api,
     invoke_arn,
-    lambda_runtime,
     make_zip,
     moto_gateway,
     msk_batch,
@@ -47,28 +47,6 @@ from tests.support.apigateway import (
 )
 
 Aws = Callable[[str], Any]
-
-
-@pytest.fixture(scope="module")
-def aws(moto_endpoint: str) -> Aws:
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-    )
-    return lambda service: session.client(service, endpoint_url=moto_endpoint)
-
-
-@pytest.fixture(scope="module")
-def runtime(
-    moto_endpoint: str, runtime_site: RuntimeSite, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LambdaRuntime]:
-    with lambda_runtime(moto_endpoint, runtime_site, tmp_path_factory.mktemp("apigw")) as runtime:
-        yield runtime
-
-
-@pytest.fixture(scope="module")
-def gateway(runtime: LambdaRuntime) -> Iterator[ApiGateway]:
-    with moto_gateway(runtime) as gateway:
-        yield gateway
 
 
 @pytest.fixture(scope="module")
@@ -87,14 +65,8 @@ def connection_items(aws: Aws, table: str) -> dict[str, dict[str, Any]]:
     return {item["connectionId"]["S"]: item for item in items}
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+# The first truthy answer of a condition, polled every 0.05 s for 15.0 s at most.
+wait_for = functools.partial(local_platform.wait_for, timeout=15.0, interval=0.05)
 
 
 def ping(ws: ClientConnection) -> dict[str, Any]:

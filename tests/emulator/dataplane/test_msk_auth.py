@@ -4,59 +4,30 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import json
 from collections.abc import Iterator
 from typing import Any
-from unittest import mock
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import boto3
-import botocore.auth
 import pytest
-from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
-from botocore.credentials import CredentialProvider, Credentials
 from moto import mock_aws
 
 from emulator.dataplane.credentials import Credentials as Known
 from emulator.dataplane.credentials import IamPolicyAuthorizer, MotoIdentities
 from emulator.dataplane.msk_auth import ClusterArns, TokenRejected, verify_token
 from stacks.kafka_arns import KafkaArns
+from tests.support import msk_front_door as front_door
+from tests.support.msk_front_door import ACCOUNT, CLUSTER_ARN, REGION
 
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"
-CLUSTER_ARN = (
-    f"arn:aws:kafka:{REGION}:{ACCOUNT}:cluster/acme-msk/5f3c2a1e-0b9d-4c7e-8a6f-1d2e3f4a5b6c-2"
-)
 USER = f"arn:aws:iam::{ACCOUNT}:user/dev"
 SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/producer/lambda"
 SIGNED_AT = datetime.datetime(2026, 11, 30, 12, 0, 0, tzinfo=datetime.UTC)
 
 
-class _Static(CredentialProvider):  # type: ignore[misc]  # botocore is untyped
-    def __init__(self, credentials: Credentials) -> None:
-        super().__init__()
-        self._credentials = credentials
-
-    def load(self) -> Credentials:
-        return self._credentials
-
-
-def sign(
-    access_key: str,
-    secret: str,
-    session_token: str | None = None,
-    *,
-    region: str = REGION,
-    at: datetime.datetime = SIGNED_AT,
-) -> str:
-    """A token from the real MSK signer, signed at ``at``."""
-    provider = _Static(Credentials(access_key, secret, session_token))
-    naive = at.astimezone(datetime.UTC).replace(tzinfo=None)
-    with mock.patch.object(botocore.auth, "get_current_datetime", lambda *a, **k: naive):
-        token, _ = MSKAuthTokenProvider.generate_auth_token_from_credentials_provider(
-            region, provider
-        )
-    return str(token)
+# Tokens from the real MSK signer, signed at SIGNED_AT unless told otherwise.
+sign = functools.partial(front_door.sign, at=SIGNED_AT)
 
 
 KEYS = {

@@ -29,7 +29,7 @@ from emulator.dataplane.credentials import Credentials, IamPolicyAuthorizer, Mot
 from emulator.dataplane.msk import LocalMskCluster, MskClusterSettings
 from emulator.dataplane.msk_auth import ClusterArns
 from emulator.dataplane.supervisor import Supervisor
-from emulator.dataplane.tls import TlsFiles, ensure_local_ca
+from emulator.dataplane.tls import TlsFiles
 from tests.support.msk_front_door import ACCOUNT, CLUSTER_ARN, REGION, TOPIC, run_worker
 
 ARNS = ClusterArns(CLUSTER_ARN)
@@ -250,24 +250,12 @@ POLICIES = {principal(name): [policy(*grants)] for name, grants in GRANTS.items(
 
 
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return ensure_local_ca(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def supervisor() -> Iterator[Supervisor]:
-    owner = Supervisor()
-    yield owner
-    owner.stop_all(grace=1)
-
-
-@pytest.fixture(scope="module")
-def cluster(tls: TlsFiles, supervisor: Supervisor) -> Iterator[LocalMskCluster]:
+def cluster(tls: TlsFiles, cluster_supervisor: Supervisor) -> Iterator[LocalMskCluster]:
     local = LocalMskCluster(
         MskClusterSettings(cluster_arn=CLUSTER_ARN, tls=tls),
         credentials=CREDENTIALS.get,
         authorizer=IamPolicyAuthorizer(lambda arn: POLICIES.get(arn, [])),
-        supervisor=supervisor,
+        supervisor=cluster_supervisor,
     )
     with local:
         yield local
@@ -328,7 +316,7 @@ def moto_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.mark.integration
 def test_moto_roles_and_policies_decide(
-    moto_models: None, tls: TlsFiles, supervisor: Supervisor
+    moto_models: None, tls: TlsFiles, cluster_supervisor: Supervisor
 ) -> None:
     """A Lambda role in moto's IAM: its session's token authenticates, its policies decide;
     a Deny added while the cluster runs applies to the next request."""
@@ -359,7 +347,7 @@ def test_moto_roles_and_policies_decide(
         MskClusterSettings(cluster_arn=CLUSTER_ARN, tls=tls),
         credentials=identities.lookup,
         authorizer=IamPolicyAuthorizer(identities.policies, refresh_seconds=0),
-        supervisor=supervisor,
+        supervisor=cluster_supervisor,
     )
 
     def run(command: dict[str, Any]):

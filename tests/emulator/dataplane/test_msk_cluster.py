@@ -23,7 +23,7 @@ from kafka.protocol.sasl import SaslAuthenticateRequest, SaslHandshakeRequest
 from emulator.dataplane.credentials import Credentials
 from emulator.dataplane.msk import LocalMskCluster, MskClusterSettings
 from emulator.dataplane.supervisor import Supervisor
-from emulator.dataplane.tls import TlsFiles, ensure_local_ca
+from emulator.dataplane.tls import TlsFiles
 from tests.support.msk_front_door import ACCOUNT, CLUSTER_ARN, TOPIC, RawClient, run_worker, sign
 
 pytestmark = pytest.mark.integration
@@ -41,23 +41,11 @@ def gs2(token: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return ensure_local_ca(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def supervisor() -> Iterator[Supervisor]:
-    owner = Supervisor()
-    yield owner
-    owner.stop_all(grace=1)
-
-
-@pytest.fixture(scope="module")
-def cluster(tls: TlsFiles, supervisor: Supervisor) -> Iterator[LocalMskCluster]:
+def cluster(tls: TlsFiles, cluster_supervisor: Supervisor) -> Iterator[LocalMskCluster]:
     local = LocalMskCluster(
         MskClusterSettings(cluster_arn=CLUSTER_ARN, tls=tls),
         credentials=KEYS.get,
-        supervisor=supervisor,
+        supervisor=cluster_supervisor,
     )
     with local:
         yield local
@@ -256,12 +244,12 @@ def test_many_clients_at_once(cluster: LocalMskCluster, tls: TlsFiles) -> None:
 
 
 def test_stopping_the_cluster_stops_tansu(
-    tls: TlsFiles, supervisor: Supervisor, tmp_path: Path
+    tls: TlsFiles, cluster_supervisor: Supervisor, tmp_path: Path
 ) -> None:
     local = LocalMskCluster(
         MskClusterSettings(cluster_arn=CLUSTER_ARN, tls=tls, log_file=tmp_path / "tansu.log"),
         credentials=KEYS.get,
-        supervisor=supervisor,
+        supervisor=cluster_supervisor,
     )
     local.start()
     process = local.process
@@ -282,7 +270,7 @@ def test_stopping_the_cluster_stops_tansu(
     assert not accepts(front_door) and not accepts(broker)
     assert not local.running
     local.stop()  # idempotent
-    assert all(p.pid != process.pid for _, p in supervisor.children())
+    assert all(p.pid != process.pid for _, p in cluster_supervisor.children())
 
 
 def test_settings_are_checked(tls: TlsFiles) -> None:
