@@ -49,7 +49,12 @@ def build_app(config: PlatformConfig, app: App) -> App:
         app, DataLakeStackProps(context, config.data_lake, load_contract(), disposable)
     )
     data_gen = DataGenStack(app, DataGenStackProps(context, config.lambdas, config.firehose))
-    dashboard = DashboardStack(app, DashboardStackProps(context, config.dashboard, config.lambdas))
+    dashboard = DashboardStack(
+        app,
+        DashboardStackProps(
+            context, config.dashboard, config.lambdas, topic_partitions=config.msk.topic_partitions
+        ),
+    )
 
     order_by_remote_state([network, msk, data_lake, data_gen, dashboard])
     return app

@@ -94,6 +94,8 @@ class PythonFunctionProps:
     statements: tuple[Allow, ...] = ()
     subnet_ids: tuple[str, ...] | list[str] = ()
     security_group_ids: tuple[str, ...] = ()
+    # Executions reserved for the function and its ceiling; None: the account's shared pool.
+    reserved_concurrency: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.function_name) <= 64:
@@ -113,6 +115,11 @@ class PythonFunctionProps:
             )
         if not 1 <= self.timeout_seconds <= 900:
             raise ValueError(f"{self.function_name}: timeout_seconds must be 1-900")
+        if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
+            raise ValueError(
+                f"{self.function_name}: reserved_concurrency must be at least 1 (0 would stop "
+                "the function), or None"
+            )
 
 
 class PythonFunction(Construct):
@@ -162,6 +169,7 @@ class PythonFunction(Construct):
             source_code_hash=props.code.source_code_hash,
             memory_size=props.memory_mb,
             timeout=props.timeout_seconds,
+            reserved_concurrent_executions=props.reserved_concurrency,
             environment=LambdaFunctionEnvironment(variables=dict(props.environment))
             if props.environment
             else None,

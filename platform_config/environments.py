@@ -25,10 +25,12 @@ def _prod() -> PlatformConfig:
         environment="prod",
         topic_name=load_contract().topic,
         # One NAT gateway per AZ: losing an AZ does not cut the others off.
-        network=NetworkSettings(vpc_cidr="10.41.0.0/16", nat_gateways="per_az"),
+        network=NetworkSettings(
+            vpc_cidr="10.41.0.0/16", nat_gateways="per_az", flow_log_retention_days=90
+        ),
         msk=MskSettings(log_retention_days=30, topic_partitions=12),
         lambdas=LambdaSettings(log_retention_days=30),
-        dashboard=DashboardSettings(connection_ttl_seconds=7200),
+        dashboard=DashboardSettings(connection_ttl_seconds=7200, access_log_retention_days=90),
     )
 
 

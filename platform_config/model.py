@@ -147,6 +147,8 @@ class NetworkSettings:
     az_count: int = 3
     # "single": one NAT gateway shared by all AZs (cheap, dev). "per_az": one per AZ (prod).
     nat_gateways: Literal["single", "per_az"] = "single"
+    # VPC flow logs (every accepted and rejected flow) kept this many days in CloudWatch Logs.
+    flow_log_retention_days: int = 14
 
     def __post_init__(self) -> None:
         try:
@@ -169,6 +171,7 @@ class NetworkSettings:
             )
         _one_of("network.az_count", self.az_count, (3,))
         _one_of("network.nat_gateways", self.nat_gateways, ("single", "per_az"))
+        _one_of("network.flow_log_retention_days", self.flow_log_retention_days, LOG_RETENTION_DAYS)
 
 
 @dataclass(frozen=True)
@@ -308,6 +311,19 @@ class DashboardSettings:
     consumer_batch_size: int = 100
     starting_position: Literal["LATEST", "TRIM_HORIZON"] = "LATEST"
     consumer_group_id: str = "acme-dashboard"
+    # Access logs of both API stages (JSON, one line a request), kept this many days.
+    access_log_retention_days: int = 14
+    # WebSocket stages log only when the account's API Gateway settings name a CloudWatch
+    # role. True: this stack creates that role and sets it (one setting per account and
+    # region: say False if your account already manages it).
+    manage_api_gateway_logging_role: bool = True
+    # Concurrent executions reserved for (and capped at) each public-facing function, so a
+    # flood of connections can neither exhaust the account nor starve the rest. None leaves
+    # a function unreserved. The consumer's is the topic's partition count (one poller each).
+    connect_concurrency: int | None = 20
+    disconnect_concurrency: int | None = 20
+    default_route_concurrency: int | None = 10
+    page_concurrency: int | None = 10
 
     def __post_init__(self) -> None:
         if not re.match(r"^[A-Za-z0-9_-]{1,128}$", self.stage_name):
@@ -323,6 +339,19 @@ class DashboardSettings:
             API_GATEWAY_MAX_CONNECTION_SECONDS,
         )
         _int_range("dashboard.consumer_batch_size", self.consumer_batch_size, 1, 10_000)
+        _one_of(
+            "dashboard.access_log_retention_days",
+            self.access_log_retention_days,
+            LOG_RETENTION_DAYS,
+        )
+        for name in (
+            "connect_concurrency",
+            "disconnect_concurrency",
+            "default_route_concurrency",
+            "page_concurrency",
+        ):
+            if getattr(self, name) is not None:
+                _int_range(f"dashboard.{name}", getattr(self, name), 1, 1000)
         _one_of("dashboard.starting_position", self.starting_position, ("LATEST", "TRIM_HORIZON"))
         if not re.match(r"^[a-zA-Z0-9._-]{1,200}$", self.consumer_group_id):
             raise ConfigError(

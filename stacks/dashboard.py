@@ -8,19 +8,24 @@ a TTL, so a client that vanishes without $disconnect is forgotten.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from cdktf import Fn
+from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
 from cdktf_cdktf_provider_aws.apigatewayv2_api import Apigatewayv2Api
 from cdktf_cdktf_provider_aws.apigatewayv2_integration import Apigatewayv2Integration
 from cdktf_cdktf_provider_aws.apigatewayv2_route import Apigatewayv2Route
 from cdktf_cdktf_provider_aws.apigatewayv2_stage import Apigatewayv2Stage
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.dynamodb_table import DynamodbTable
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMapping
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
-from modules.iam import Allow
+from modules.iam import Allow, service_trust_policy
 from modules.lambda_function import PythonFunction, PythonFunctionProps
 from modules.websocket_route import WebSocketRoute, WebSocketRouteProps
 from platform_config.model import DashboardSettings, LambdaSettings
@@ -34,6 +39,32 @@ MSK_POLLER_NETWORK = ("ec2:DescribeVpcs", "ec2:DescribeSecurityGroups")
 # A slice of 500 posts takes well under a second; the consumer waits at most 60 s for one
 # (its Lambda client's read timeout), so a broadcaster must give up before that.
 BROADCASTER_TIMEOUT_SECONDS = 30
+# One JSON object a request in the stages' access logs: who came, when, what they got.
+WEBSOCKET_ACCESS_LOG = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "requestTime": "$context.requestTime",
+    "routeKey": "$context.routeKey",
+    "eventType": "$context.eventType",
+    "connectionId": "$context.connectionId",
+    "status": "$context.status",
+    "error": "$context.error.message",
+    "integrationError": "$context.integrationErrorMessage",
+}
+HTTP_ACCESS_LOG = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "requestTime": "$context.requestTime",
+    "method": "$context.httpMethod",
+    "path": "$context.path",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "error": "$context.error.message",
+}
+# AWS's managed policy for API Gateway's account-level CloudWatch role.
+PUSH_TO_CLOUDWATCH_POLICY = "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 
 
 @dataclass(frozen=True)
@@ -41,6 +72,9 @@ class DashboardStackProps:
     context: StackContext
     dashboard: DashboardSettings
     lambdas: LambdaSettings
+    # The topic's partitions: at most one consumer invocation runs per partition, so this
+    # is the consumer's reserved concurrency.
+    topic_partitions: int
 
 
 class DashboardStack(PlatformStack):
@@ -78,6 +112,7 @@ class DashboardStack(PlatformStack):
             route_selection_expression="$request.body.action",
             description="Live telemetry for the dashboard",
         )
+        logging_role = self._api_gateway_logging_role(settings)
         stage = Apigatewayv2Stage(
             self,
             "stage",
@@ -85,6 +120,8 @@ class DashboardStack(PlatformStack):
             name=settings.stage_name,
             auto_deploy=True,
             default_route_settings={"throttling_burst_limit": 500, "throttling_rate_limit": 100},
+            access_log_settings=self._access_log("websocket", WEBSOCKET_ACCESS_LOG, settings),
+            depends_on=logging_role or None,
         )
         connections_arn = f"{api.execution_arn}/{settings.stage_name}/POST/@connections/*"
         # Built from the API's endpoint, not the stage's invoke_url (which the provider derives
@@ -95,10 +132,15 @@ class DashboardStack(PlatformStack):
         callback_url = f"{Fn.replace(api.api_endpoint, '/^ws/', 'http')}/{stage.name}"
 
         websocket_functions = []
-        for route_key, handler, actions in (
-            ("$connect", "ws_connect", ("dynamodb:PutItem",)),
-            ("$disconnect", "ws_disconnect", ("dynamodb:DeleteItem",)),
-            ("$default", "ws_default", ()),
+        for route_key, handler, actions, concurrency in (
+            ("$connect", "ws_connect", ("dynamodb:PutItem",), settings.connect_concurrency),
+            (
+                "$disconnect",
+                "ws_disconnect",
+                ("dynamodb:DeleteItem",),
+                settings.disconnect_concurrency,
+            ),
+            ("$default", "ws_default", (), settings.default_route_concurrency),
         ):
             short = handler.replace("_", "-")
             # $default answers from the request alone: it gets no table and no permissions.
@@ -117,6 +159,7 @@ class DashboardStack(PlatformStack):
                     environment=environment,
                     statements=(Allow("Connections", actions, (table.arn,)),) if actions else (),
                     settings=runtime,
+                    reserved_concurrency=concurrency,
                 ),
             )
             websocket_functions.append(function)
@@ -217,6 +260,7 @@ class DashboardStack(PlatformStack):
                     ),
                 ),
                 settings=runtime,
+                reserved_concurrency=props.topic_partitions,
             ),
         )
         LambdaEventSourceMapping(
@@ -263,6 +307,7 @@ class DashboardStack(PlatformStack):
                 memory_mb=lambdas.websocket_memory_mb,
                 timeout_seconds=10,
                 environment={"WEBSOCKET_URL": websocket_url},
+                reserved_concurrency=props.dashboard.page_concurrency,
             ),
         )
         api = Apigatewayv2Api(
@@ -295,6 +340,7 @@ class DashboardStack(PlatformStack):
             name="$default",
             auto_deploy=True,
             default_route_settings={"throttling_burst_limit": 100, "throttling_rate_limit": 50},
+            access_log_settings=self._access_log("page", HTTP_ACCESS_LOG, props.dashboard),
         )
         LambdaPermission(
             self,
@@ -306,3 +352,41 @@ class DashboardStack(PlatformStack):
             source_arn=f"{api.execution_arn}/*/$default",
         )
         return f"{api.api_endpoint}/"
+
+    def _access_log(
+        self, api: str, fields: dict[str, str], settings: DashboardSettings
+    ) -> dict[str, str]:
+        logs = CloudwatchLogGroup(
+            self,
+            f"{api}-access-logs",
+            name=f"/aws/apigateway/{self.name(api)}/access",
+            retention_in_days=settings.access_log_retention_days,
+        )
+        return {"destination_arn": logs.arn, "format": json.dumps(fields, separators=(",", ":"))}
+
+    def _api_gateway_logging_role(self, settings: DashboardSettings) -> list[ApiGatewayAccount]:
+        """The account's API Gateway CloudWatch role, which WebSocket stage logging needs."""
+        if not settings.manage_api_gateway_logging_role:
+            return []
+        role = IamRole(
+            self,
+            "api-gateway-logging-role",
+            name=self.name("apigateway-cloudwatch"),
+            assume_role_policy=service_trust_policy(
+                self, "api-gateway-logging-trust", "apigateway.amazonaws.com"
+            ),
+        )
+        attachment = IamRolePolicyAttachment(
+            self,
+            "api-gateway-logging-policy",
+            role=role.name,
+            policy_arn=f"arn:{self.partition.partition}:iam::aws:policy/{PUSH_TO_CLOUDWATCH_POLICY}",
+        )
+        return [
+            ApiGatewayAccount(
+                self,
+                "api-gateway-account",
+                cloudwatch_role_arn=role.arn,
+                depends_on=[attachment],
+            )
+        ]

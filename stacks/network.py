@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
+from cdktf_cdktf_provider_aws.flow_log import FlowLog
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import (
@@ -11,6 +16,7 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import (
 )
 from constructs import Construct
 
+from modules.iam import Allow, policy_document, service_trust_policy
 from modules.vpc import VpcNetwork, VpcNetworkProps
 from platform_config.model import NetworkSettings
 
@@ -43,6 +49,8 @@ class NetworkStack(PlatformStack):
             ),
         )
         vpc_id = net.vpc.id
+        self._restrict_default_security_group(vpc_id)
+        self._flow_logs(vpc_id, settings.flow_log_retention_days)
 
         # Rules are separate resources (not inline) so other teams can add their own.
         msk_group = SecurityGroup(
@@ -122,3 +130,63 @@ class NetworkStack(PlatformStack):
         self.export(out.MSK_SECURITY_GROUP_ID, msk_group.id)
         self.export(out.LAMBDA_SECURITY_GROUP_ID, lambda_group.id)
         self.check_contract()
+
+    def _restrict_default_security_group(self, vpc_id: str) -> None:
+        # Every VPC comes with a default group that lets its members talk to each other and
+        # out anywhere; nothing here uses it, so it keeps no rules and anything put in it by
+        # mistake can reach nothing.
+        DefaultSecurityGroup(
+            self, "default-sg", vpc_id=vpc_id, tags={"Name": self.name("default-no-rules")}
+        )
+
+    def _flow_logs(self, vpc_id: str, retention_days: int) -> None:
+        """Every accepted and rejected flow of the VPC, to a log group with retention."""
+        logs = CloudwatchLogGroup(
+            self,
+            "flow-logs",
+            name=f"/aws/vpc/{self.name('flow-logs')}",
+            retention_in_days=retention_days,
+        )
+        role = IamRole(
+            self,
+            "flow-logs-role",
+            name=self.name("vpc-flow-logs"),
+            assume_role_policy=service_trust_policy(
+                self,
+                "flow-logs-trust",
+                "vpc-flow-logs.amazonaws.com",
+                source_account=self.account_id,
+            ),
+        )
+        IamRolePolicy(
+            self,
+            "flow-logs-policy",
+            name="write-flow-logs",
+            role=role.id,
+            policy=policy_document(
+                self,
+                "flow-logs-permissions",
+                (
+                    Allow(
+                        "WriteFlowLogs",
+                        (
+                            "logs:CreateLogStream",
+                            "logs:PutLogEvents",
+                            "logs:DescribeLogStreams",
+                        ),
+                        (logs.arn, f"{logs.arn}:log-stream:*"),
+                    ),
+                ),
+            ),
+        )
+        FlowLog(
+            self,
+            "flow-log",
+            vpc_id=vpc_id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=logs.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=600,
+            tags={"Name": self.name("flow-logs")},
+        )

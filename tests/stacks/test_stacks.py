@@ -424,3 +424,73 @@ def test_resources_moved_into_constructs_keep_their_state(synth: Synthesized) ->
         for block in blocks:
             assert block["from"] not in addresses and block["to"] in addresses, block
             assert block["from"].split(".")[0] == block["to"].split(".")[0], block
+
+
+def test_the_vpc_logs_every_flow_and_its_default_group_allows_nothing(synth: Synthesized) -> None:
+    flow = synth.one("network", "aws_flow_log")
+    assert flow["traffic_type"] == "ALL"
+    assert flow["log_destination_type"] == "cloud-watch-logs"
+    assert flow["log_destination"].startswith("${aws_cloudwatch_log_group.flow-logs")
+    groups = synth.resources("network", "aws_cloudwatch_log_group")
+    assert groups["flow-logs"]["retention_in_days"] == 14
+    default = synth.one("network", "aws_default_security_group")
+    # No ingress or egress blocks: Terraform removes every rule of the default group.
+    assert "ingress" not in default and "egress" not in default
+    role = synth.one("network", "aws_iam_role")
+    assert "vpc-flow-logs.amazonaws.com" in json.dumps(synth.stack("network")["data"])
+    assert role["name"].endswith("vpc-flow-logs")
+
+
+def test_both_api_stages_write_json_access_logs_with_retention(synth: Synthesized) -> None:
+    stages = synth.resources("dashboard", "aws_apigatewayv2_stage")
+    groups = synth.resources("dashboard", "aws_cloudwatch_log_group")
+    assert len(stages) == 2
+    for stage in stages.values():
+        settings = stage["access_log_settings"]
+        fields = json.loads(settings["format"])
+        assert {"requestId", "ip", "requestTime", "status"} <= set(fields)
+        group = settings["destination_arn"].split(".")[1]
+        assert groups[group]["retention_in_days"] == 14
+    websocket = stages["stage"]
+    assert "connectionId" in json.loads(websocket["access_log_settings"]["format"])
+    # WebSocket stages log only once the account names API Gateway's CloudWatch role.
+    account = synth.one("dashboard", "aws_api_gateway_account")
+    assert account["cloudwatch_role_arn"].startswith("${aws_iam_role.api-gateway-logging-role")
+    assert websocket["depends_on"] == ["aws_api_gateway_account.api-gateway-account"]
+
+
+def test_public_facing_functions_and_the_consumer_have_reserved_concurrency(
+    synth: Synthesized,
+) -> None:
+    functions = {
+        f["function_name"].removeprefix("acme-data-dev-"): f
+        for f in synth.resources("dashboard", "aws_lambda_function").values()
+    }
+    reserved = {name: f.get("reserved_concurrent_executions") for name, f in functions.items()}
+    assert reserved == {
+        "ws-connect": 20,
+        "ws-disconnect": 20,
+        "ws-default": 10,
+        "dashboard-page": 10,
+        "consumer": 6,  # one a partition of the dev topic
+        "broadcaster": None,  # invoked only by the consumer, in slices
+    }
+
+
+def test_an_account_that_manages_its_api_gateway_role_keeps_it(tmp_path_factory) -> None:
+    import dataclasses
+
+    from cdktf import App
+
+    from main import stack_context
+    from stacks.dashboard import DashboardStack, DashboardStackProps
+
+    config = load_config({"ACME_ENV": "dev"})
+    dashboard = dataclasses.replace(config.dashboard, manage_api_gateway_logging_role=False)
+    app = App(outdir=str(tmp_path_factory.mktemp("no-account-role")))
+    stack = DashboardStack(
+        app, DashboardStackProps(stack_context(config), dashboard, config.lambdas, 6)
+    )
+    document = json.loads(CdktfTesting.synth(stack))
+    assert "aws_api_gateway_account" not in document["resource"]
+    assert "depends_on" not in document["resource"]["aws_apigatewayv2_stage"]["stage"]
