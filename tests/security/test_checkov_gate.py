@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from ops.checkov_gate import (
+    ACCEPTED_FILE,
     CHECKOV,
     POLICY_INDEX,
     Accepted,
@@ -22,6 +23,7 @@ from ops.checkov_gate import (
     StackCopy,
     block_lines,
     judge,
+    load_accepted,
     main,
     parse_accepted,
     pinned_checkov_version,
@@ -30,6 +32,7 @@ from ops.checkov_gate import (
     run_gate,
     write_scan_copy,
 )
+from tests.conftest import STACK_NAMES, Synthesized
 
 PINNED = pinned_checkov_version()
 
@@ -236,3 +239,18 @@ def test_accepted_list_format() -> None:
 def test_accepted_list_refuses(text: str, message: str) -> None:
     with pytest.raises(GateError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_accepted(text)
+
+
+def test_the_project_accepted_list_reads_and_checkov_is_pinned() -> None:
+    accepted = load_accepted(ACCEPTED_FILE)
+    assert accepted.entry_count > 0
+    assert PINNED == "3.3.30"
+
+
+@pytest.mark.synth
+def test_the_real_stacks_pass_the_gate(synth: Synthesized) -> None:
+    checkov = checkov_or_skip()
+    result = run_gate(synth.outdir / "stacks", load_accepted(), checkov)
+    assert result.ok, render(result)
+    assert set(result.evaluated) == set(STACK_NAMES)
+    assert all(result.evaluated.values()), result.evaluated
