@@ -25,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -135,19 +134,10 @@ CLIENT = textwrap.dedent(
 )
 
 
-@contextlib.contextmanager
-def _moto() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+def _moto() -> contextlib.AbstractContextManager[str]:
+    from emulator.control import threaded_moto_server
 
-    from emulator.control import free_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    return threaded_moto_server()
 
 
 def _no_lambda(function_arn: str, payload: bytes) -> tuple[bytes, str | None]:

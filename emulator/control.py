@@ -112,6 +112,24 @@ def free_port(host: str = DEFAULT_HOST) -> int:
         return port
 
 
+@contextlib.contextmanager
+def threaded_moto_server(host: str = DEFAULT_HOST) -> Iterator[str]:
+    """moto's server in this process, on a free port: its endpoint while the block runs.
+
+    For tests and benchmarks that read what an in-process sink wrote; ``start`` runs the
+    whole emulator in a process of its own.
+    """
+    from moto.server import ThreadedMotoServer
+
+    port = free_port(host)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    try:
+        yield endpoint_for(host, port)
+    finally:
+        server.stop()
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -31,21 +31,17 @@ TABLE = {
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
     """moto's server in this process, with the emulator's Athena installed."""
-    from moto.server import ThreadedMotoServer
 
     from emulator import athena as named_queries
-    from emulator.control import free_port
+    from emulator.control import threaded_moto_server
     from emulator.dataplane import athena
 
     named_queries.install()
     athena.install()
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        with threaded_moto_server() as endpoint:
+            yield endpoint
     finally:
-        server.stop()
         athena.shutdown()
 
 

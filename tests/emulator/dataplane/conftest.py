@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from emulator.control import free_port
 from emulator.dataplane.apigateway import ApiGateway
 from emulator.dataplane.credentials import Credentials
 from emulator.dataplane.lambda_logs import LogSink, MemoryLogSink
@@ -71,15 +70,10 @@ def make_runtime(
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     """moto's server in this process: what the sinks write is what clients read."""
-    from moto.server import ThreadedMotoServer
+    from emulator.control import threaded_moto_server
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with threaded_moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="module")
