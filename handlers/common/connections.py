@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-
-class SettingsError(ValueError):
-    """An environment variable of this function is missing or invalid."""
+from settings import SettingsError
 
 
 def connections_table(environ: Mapping[str, str]) -> str:

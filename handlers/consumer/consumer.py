@@ -64,7 +64,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger
-from connections import SettingsError, callback_url, connections_table, remove_connection
+from connections import callback_url, connections_table, remove_connection
+from settings import SettingsError as SettingsError  # what the settings readers raise
+from settings import int_setting
 from telemetry_contract import load_contract, value_type_error
 from websocket_posts import BroadcastResult, broadcast, poster_for
 
@@ -133,17 +135,7 @@ class ConsumerSettings:
         table = connections_table(environ)
         url = callback_url(environ)
         broadcaster = environ.get("BROADCASTER_FUNCTION_NAME", "").strip() or None
-        raw = environ.get("BROADCAST_SLICE_SIZE", "").strip()
-        try:
-            size = int(raw) if raw else DEFAULT_SLICE_SIZE
-        except ValueError:
-            raise SettingsError(
-                f"BROADCAST_SLICE_SIZE must be a positive integer, got {raw!r}"
-            ) from None
-        if not 1 <= size <= MAX_SLICE_SIZE:
-            raise SettingsError(
-                f"BROADCAST_SLICE_SIZE must be between 1 and {MAX_SLICE_SIZE}, got {size}"
-            )
+        size = int_setting(environ, "BROADCAST_SLICE_SIZE", DEFAULT_SLICE_SIZE, MAX_SLICE_SIZE)
         return cls(table, url, broadcaster, size)
 
 

@@ -46,6 +46,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from json_log import fields, get_logger
+from settings import SettingsError
 
 log = get_logger("dashboard_page")
 
@@ -81,10 +82,6 @@ _HOST_RE: Final = re.compile(
     r"|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$"
 )
 _EXPECTED_URL: Final = "wss://{api-id}.execute-api.{region}.amazonaws.com/{stage}"
-
-
-class SettingsError(ValueError):
-    """An environment variable of this function is missing or invalid."""
 
 
 @dataclass(frozen=True)

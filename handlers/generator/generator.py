@@ -36,6 +36,7 @@ from itertools import accumulate
 from typing import Any, Final
 
 from json_log import fields, get_logger
+from settings import SettingsError, int_setting
 from telemetry_contract import load_contract
 
 log = get_logger("generator")
@@ -141,10 +142,6 @@ DEVICE_OS: Final[Mapping[str, tuple[str, ...]]] = {
 COUNTRY: Final = "US"
 
 
-class SettingsError(ValueError):
-    """An environment variable of this function is missing or invalid."""
-
-
 @dataclass(frozen=True)
 class GeneratorSettings:
     producer_function_name: str
@@ -158,24 +155,11 @@ class GeneratorSettings:
             raise SettingsError("PRODUCER_FUNCTION_NAME is required (the producer Lambda)")
         return cls(
             producer_function_name=producer,
-            batch_size=_int_setting(environ, "BATCH_SIZE", DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE),
-            max_payload_bytes=_int_setting(
+            batch_size=int_setting(environ, "BATCH_SIZE", DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE),
+            max_payload_bytes=int_setting(
                 environ, "MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES, ASYNC_PAYLOAD_LIMIT_BYTES
             ),
         )
-
-
-def _int_setting(environ: Mapping[str, str], name: str, default: int, maximum: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a positive integer, got {raw!r}") from None
-    if not 1 <= value <= maximum:
-        raise SettingsError(f"{name} must be between 1 and {maximum}, got {value}")
-    return value
 
 
 # Speed matters here (issue 8: at least 50,000 events per CPU-second), so the hot path draws

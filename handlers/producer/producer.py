@@ -44,6 +44,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from json_log import fields, get_logger
+from settings import SettingsError
 from telemetry_contract import ContractViolation, TelemetryContract, load_contract
 
 log = get_logger("producer")
@@ -55,10 +56,6 @@ DEFAULT_BUDGET_MS: Final = 60_000
 MIN_BUDGET_MS: Final = 1_000
 LINGER_MS: Final = 10
 BATCH_SIZE_BYTES: Final = 128 * 1024
-
-
-class SettingsError(ValueError):
-    """An environment variable of this function is missing or invalid."""
 
 
 class PublishError(RuntimeError):

@@ -29,7 +29,9 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger
-from connections import SettingsError, connection_id, connections_table
+from connections import connection_id, connections_table
+from settings import SettingsError as SettingsError  # what the settings readers raise
+from settings import int_setting
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-ws-connect")
 
@@ -37,18 +39,8 @@ DEFAULT_TTL_SECONDS: Final = 7200
 
 
 def ttl_seconds(environ: Mapping[str, str]) -> int:
-    raw = environ.get("CONNECTION_TTL_SECONDS", "").strip()
-    if not raw:
-        return DEFAULT_TTL_SECONDS
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(
-            f"CONNECTION_TTL_SECONDS must be a positive integer, got {raw!r}"
-        ) from None
-    if value < 1:
-        raise SettingsError(f"CONNECTION_TTL_SECONDS must be a positive integer, got {value}")
-    return value
+    ttl: int = int_setting(environ, "CONNECTION_TTL_SECONDS", DEFAULT_TTL_SECONDS)
+    return ttl
 
 
 def connection_item(event: Any, ttl: int, now: Callable[[], float] = time.time) -> dict[str, Any]:

@@ -429,6 +429,7 @@ def test_packaged_zip_serves_the_page(tmp_path: Path) -> None:
     assert names == {
         "dashboard_page.py",
         "json_log.py",
+        "settings.py",
         "static/index.html",
         "static/app.js",
         "static/style.css",
