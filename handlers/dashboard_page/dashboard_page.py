@@ -26,7 +26,8 @@ Environment variables:
                    localhost), which is what local tests use. No user name, password or
                    fragment. Missing or invalid: every request raises SettingsError with
                    the reason (a 500 from API Gateway, the message in the function's log).
-    LOG_LEVEL      optional, default INFO.
+    LOG_LEVEL      optional, default INFO (Powertools Logger).
+    POWERTOOLS_SERVICE_NAME  optional, default telemetry-dashboard-page.
 
 IAM: none beyond logging.
 """
@@ -45,10 +46,10 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
-from json_log import fields, get_logger
+from aws_lambda_powertools import Logger
 from settings import SettingsError
 
-log = get_logger("dashboard_page")
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-dashboard-page")
 
 STATIC_DIR: Final = Path(__file__).resolve().with_name("static")
 ALLOWED_METHODS: Final = ("GET", "HEAD")
@@ -325,13 +326,11 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     settings = PageSettings.from_env(os.environ)
     request = request_from_event(event if isinstance(event, Mapping) else {})
     response = route(request, settings, static_files())
-    log.info(
+    logger.info(
         "request served",
-        extra=fields(
-            method=request.method,
-            path=request.path,
-            status=response.status,
-            request_id=getattr(context, "aws_request_id", None),
-        ),
+        method=request.method,
+        path=request.path,
+        status=response.status,
+        request_id=getattr(context, "aws_request_id", None),
     )
     return response.to_http_api()

@@ -12,12 +12,10 @@ Environment variables:
                             (1..1048576). Lambda accepts asynchronous payloads up to 1 MB;
                             200 KB also keeps the record an on-failure destination receives
                             (payload plus about 1 KB of metadata) under 256 KB.
-    LOG_LEVEL               optional, default INFO.
+    LOG_LEVEL               optional, default INFO (Powertools Logger).
+    POWERTOOLS_SERVICE_NAME optional, default telemetry-generator.
     TELEMETRY_CONTRACT_PATH optional; see telemetry_contract.
     AWS_REGION              set by the runtime; used by boto3.
-
-Logging: plain JSON lines (json_log), not Powertools: a few lines per run do not justify
-packaging Powertools here, so this package needs no third-party dependency at all.
 
 Returns {"generated": n, "chunks": k, "invocations_accepted": k}.
 """
@@ -35,11 +33,11 @@ from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import Any, Final
 
-from json_log import fields, get_logger
+from aws_lambda_powertools import Logger
 from settings import SettingsError, int_setting
 from telemetry_contract import load_contract
 
-log = get_logger("generator")
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-generator")
 
 DEFAULT_BATCH_SIZE: Final = 1000
 MAX_BATCH_SIZE: Final = 100_000
@@ -372,13 +370,12 @@ def run(
     payloads = chunk_payloads(events, settings.max_payload_bytes)
     accepted = invoke_producer(lambda_client, settings.producer_function_name, payloads)
     result = {"generated": len(events), "chunks": len(payloads), "invocations_accepted": accepted}
-    log.info(
-        "events handed to the producer",
-        extra=fields(**result, producer=settings.producer_function_name),
-    )
+    extra = {**result, "producer": settings.producer_function_name}
+    logger.info("events handed to the producer", extra=extra)
     return result
 
 
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, int]:
     settings = GeneratorSettings.from_env(os.environ)
     return run(settings, _lambda_client(), random.Random())
