@@ -29,15 +29,13 @@ Returns {"connections": n, "delivered": d, "stale_removed": s, "failed": f}.
 
 from __future__ import annotations
 
-import functools
 import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger
-from connections import callback_url, connections_table, remove_connection
+from connections import callback_url, connections_table, dynamodb_client, remove_connection
 from websocket_posts import ConnectionPoster, broadcast, poster_for
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-broadcaster")
@@ -90,25 +88,11 @@ def run(
     return counts
 
 
-_dynamodb_lock = threading.Lock()
-
-
-@functools.cache
-def _dynamodb() -> Any:
-    # boto3 is imported on first use (a gone connection), not at import. Posting threads
-    # may meet gone connections at the same moment, and boto3's default session is not
-    # safe to create clients from concurrently: one thread creates it.
-    with _dynamodb_lock:
-        import boto3
-
-        return boto3.client("dynamodb")
-
-
 class _LazyDynamoDB:
     """The DynamoDB client, created only when a connection turns out to be gone."""
 
     def delete_item(self, **kwargs: Any) -> Any:
-        return _dynamodb().delete_item(**kwargs)
+        return dynamodb_client().delete_item(**kwargs)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -6,6 +6,8 @@ is identified by the ``requestContext.connectionId`` of API Gateway's WebSocket 
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +39,23 @@ def callback_url(environ: Mapping[str, str]) -> str:
             f"got {url!r}"
         )
     return url
+
+
+_dynamodb_lock = threading.Lock()
+
+
+@functools.cache
+def dynamodb_client() -> Any:
+    """The function's DynamoDB client, created on first use.
+
+    boto3 is imported here, not at import: it is most of a cold import's time. Posting
+    threads may meet gone connections at the same moment, and boto3's default session is
+    not safe to create clients from concurrently: one thread at a time creates it.
+    """
+    with _dynamodb_lock:
+        import boto3
+
+        return boto3.client("dynamodb")
 
 
 def remove_connection(dynamodb: Any, table: str, connection_id: str) -> str | None:

@@ -21,7 +21,6 @@ IAM: dynamodb:PutItem on the table.
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -29,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger
-from connections import connection_id, connections_table
+from connections import connection_id, connections_table, dynamodb_client
 from settings import SettingsError as SettingsError  # what the settings readers raise
 from settings import int_setting
 
@@ -61,18 +60,10 @@ def connection_item(event: Any, ttl: int, now: Callable[[], float] = time.time) 
     }
 
 
-@functools.cache
-def _dynamodb() -> Any:
-    # boto3 is imported on first use, not at import: it is most of a cold import's time.
-    import boto3
-
-    return boto3.client("dynamodb")
-
-
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     table = connections_table(os.environ)
     item = connection_item(event, ttl_seconds(os.environ))
-    _dynamodb().put_item(TableName=table, Item=item)
+    dynamodb_client().put_item(TableName=table, Item=item)
     logger.info("connected", connection_id=item["connectionId"]["S"])
     return {"statusCode": 200}

@@ -19,29 +19,20 @@ IAM: dynamodb:DeleteItem on the table.
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from connections import connection_id, connections_table
+from connections import connection_id, connections_table, dynamodb_client
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-ws-disconnect")
-
-
-@functools.cache
-def _dynamodb() -> Any:
-    # boto3 is imported on first use, not at import: it is most of a cold import's time.
-    import boto3
-
-    return boto3.client("dynamodb")
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     table = connections_table(os.environ)
     cid = connection_id(event)
-    _dynamodb().delete_item(TableName=table, Key={"connectionId": {"S": cid}})
+    dynamodb_client().delete_item(TableName=table, Key={"connectionId": {"S": cid}})
     request = event.get("requestContext", {})
     logger.info(
         "disconnected",
