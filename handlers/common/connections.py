@@ -1,7 +1,8 @@
 """What the WebSocket handlers, consumer and broadcaster share about the connections table.
 
 The table (partition key ``connectionId``, S) is named by CONNECTIONS_TABLE; a connection
-is identified by the ``requestContext.connectionId`` of API Gateway's WebSocket events.
+is identified by the ``requestContext.connectionId`` of API Gateway's WebSocket events,
+read with Powertools' APIGatewayWebSocketEvent data class.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 from settings import SettingsError
 
 
@@ -22,8 +24,11 @@ def connections_table(environ: Mapping[str, str]) -> str:
 
 
 def connection_id(event: Any) -> str:
-    context = event.get("requestContext") if isinstance(event, Mapping) else None
-    value = context.get("connectionId") if isinstance(context, Mapping) else None
+    """The connection an API Gateway WebSocket event (a dict or the data class) is about."""
+    try:
+        value = APIGatewayWebSocketEvent(event).request_context.connection_id
+    except (KeyError, TypeError):  # no requestContext or connectionId; not an object
+        value = None
     if not isinstance(value, str) or not value:
         raise ValueError("not an API Gateway WebSocket event: requestContext.connectionId missing")
     return value

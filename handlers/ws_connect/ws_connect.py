@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 from connections import connection_id, connections_table, dynamodb_client
 from settings import SettingsError as SettingsError  # what the settings readers raise
 from settings import int_setting
@@ -46,7 +47,10 @@ def connection_item(event: Any, ttl: int, now: Callable[[], float] = time.time) 
     """The DynamoDB item (low-level attribute values) for the connecting client."""
     cid = connection_id(event)
     current = now()
-    connected_ms = event["requestContext"].get("connectedAt")
+    try:
+        connected_ms = APIGatewayWebSocketEvent(event).request_context.connected_at
+    except KeyError:
+        connected_ms = None
     connected = (
         connected_ms / 1000
         if isinstance(connected_ms, int | float) and not isinstance(connected_ms, bool)

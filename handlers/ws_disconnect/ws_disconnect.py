@@ -23,6 +23,7 @@ import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 from connections import connection_id, connections_table, dynamodb_client
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-ws-disconnect")
@@ -33,11 +34,11 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     table = connections_table(os.environ)
     cid = connection_id(event)
     dynamodb_client().delete_item(TableName=table, Key={"connectionId": {"S": cid}})
-    request = event.get("requestContext", {})
+    request = APIGatewayWebSocketEvent(event).request_context
     logger.info(
         "disconnected",
         connection_id=cid,
-        status_code=request.get("disconnectStatusCode"),
-        reason=request.get("disconnectReason"),
+        status_code=request.disconnect_status_code,
+        reason=request.disconnect_reason,
     )
     return {"statusCode": 200}
