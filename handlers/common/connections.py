@@ -12,7 +12,6 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 from settings import SettingsError
 
 
@@ -25,6 +24,10 @@ def connections_table(environ: Mapping[str, str]) -> str:
 
 def connection_id(event: Any) -> str:
     """The connection an API Gateway WebSocket event (a dict or the data class) is about."""
+    # Imported on first use: the broadcaster shares this module but reads no WebSocket
+    # event, and the data classes are about 40 modules to compile at a cold start.
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
+
     try:
         value = APIGatewayWebSocketEvent(event).request_context.connection_id
     except (KeyError, TypeError):  # no requestContext or connectionId; not an object
