@@ -16,10 +16,9 @@ Environment variables:
                              "connectionId", S).
     WEBSOCKET_CALLBACK_URL   required; the stage's connection management endpoint,
                              https://{api-id}.execute-api.{region}.amazonaws.com/{stage}
-    LOG_LEVEL                optional, default INFO.
+    LOG_LEVEL                optional, default INFO (Powertools Logger).
+    POWERTOOLS_SERVICE_NAME  optional, default telemetry-broadcaster.
     AWS_REGION               set by the runtime; requests are signed for it.
-
-Logging: plain JSON lines (json_log), so the package needs no third-party dependency.
 
 IAM: execute-api:ManageConnections on
 arn:aws:execute-api:{region}:{account}:{api-id}/{stage}/POST/@connections/*;
@@ -30,18 +29,16 @@ Returns {"connections": n, "delivered": d, "stale_removed": s, "failed": f}.
 
 from __future__ import annotations
 
-import functools
 import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from connections import callback_url, connections_table, remove_connection
-from json_log import fields, get_logger
+from aws_lambda_powertools import Logger
+from connections import callback_url, connections_table, dynamodb_client, remove_connection
 from websocket_posts import ConnectionPoster, broadcast, poster_for
 
-log = get_logger("broadcaster")
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-broadcaster")
 
 # One invocation's slice; the consumer's slices are far smaller (BROADCAST_SLICE_SIZE).
 MAX_CONNECTIONS: Final = 10_000
@@ -81,36 +78,24 @@ def run(
         lambda connection_id: remove_connection(dynamodb, table, connection_id),
     )
     for failure in result.failures:
-        log.warning(
+        logger.warning(
             "post to connection failed",
-            extra=fields(connection_id=failure.connection_id, reason=failure.reason),
+            connection_id=failure.connection_id,
+            reason=failure.reason,
         )
     counts: dict[str, int] = result.counts()
-    log.info("slice broadcast", extra=fields(**counts, bytes=len(request.message)))
+    logger.info("slice broadcast", extra={**counts, "bytes": len(request.message)})
     return counts
-
-
-_dynamodb_lock = threading.Lock()
-
-
-@functools.cache
-def _dynamodb() -> Any:
-    # boto3 is imported on first use (a gone connection), not at import. Posting threads
-    # may meet gone connections at the same moment, and boto3's default session is not
-    # safe to create clients from concurrently: one thread creates it.
-    with _dynamodb_lock:
-        import boto3
-
-        return boto3.client("dynamodb")
 
 
 class _LazyDynamoDB:
     """The DynamoDB client, created only when a connection turns out to be gone."""
 
     def delete_item(self, **kwargs: Any) -> Any:
-        return _dynamodb().delete_item(**kwargs)
+        return dynamodb_client().delete_item(**kwargs)
 
 
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, int]:
     request = parse_request(event)
     table = connections_table(os.environ)

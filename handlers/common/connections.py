@@ -1,17 +1,18 @@
 """What the WebSocket handlers, consumer and broadcaster share about the connections table.
 
 The table (partition key ``connectionId``, S) is named by CONNECTIONS_TABLE; a connection
-is identified by the ``requestContext.connectionId`` of API Gateway's WebSocket events.
+is identified by the ``requestContext.connectionId`` of API Gateway's WebSocket events,
+read with Powertools' APIGatewayWebSocketEvent data class.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Mapping
 from typing import Any
 
-
-class SettingsError(ValueError):
-    """An environment variable of this function is missing or invalid."""
+from settings import SettingsError
 
 
 def connections_table(environ: Mapping[str, str]) -> str:
@@ -22,8 +23,15 @@ def connections_table(environ: Mapping[str, str]) -> str:
 
 
 def connection_id(event: Any) -> str:
-    context = event.get("requestContext") if isinstance(event, Mapping) else None
-    value = context.get("connectionId") if isinstance(context, Mapping) else None
+    """The connection an API Gateway WebSocket event (a dict or the data class) is about."""
+    # Imported on first use: the broadcaster shares this module but reads no WebSocket
+    # event, and the data classes are about 40 modules to compile at a cold start.
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
+
+    try:
+        value = APIGatewayWebSocketEvent(event).request_context.connection_id
+    except (KeyError, TypeError):  # no requestContext or connectionId; not an object
+        value = None
     if not isinstance(value, str) or not value:
         raise ValueError("not an API Gateway WebSocket event: requestContext.connectionId missing")
     return value
@@ -39,6 +47,23 @@ def callback_url(environ: Mapping[str, str]) -> str:
             f"got {url!r}"
         )
     return url
+
+
+_dynamodb_lock = threading.Lock()
+
+
+@functools.cache
+def dynamodb_client() -> Any:
+    """The function's DynamoDB client, created on first use.
+
+    boto3 is imported here, not at import: it is most of a cold import's time. Posting
+    threads may meet gone connections at the same moment, and boto3's default session is
+    not safe to create clients from concurrently: one thread at a time creates it.
+    """
+    with _dynamodb_lock:
+        import boto3
+
+        return boto3.client("dynamodb")
 
 
 def remove_connection(dynamodb: Any, table: str, connection_id: str) -> str | None:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from kafka.net.sasl.oauth import AbstractTokenProvider
+from settings import SettingsError
 
 SECURITY_PROTOCOLS: Final = frozenset({"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"})
 SUPPORTED_SASL_MECHANISMS: Final = frozenset({"OAUTHBEARER"})
@@ -34,10 +35,6 @@ DEFAULT_SASL_MECHANISM: Final = "OAUTHBEARER"
 TOKEN_REFRESH_MARGIN_SECONDS: Final = 60.0
 
 TokenGenerator = Callable[[str], tuple[str, int]]
-
-
-class KafkaSettingsError(ValueError):
-    """The Kafka connection environment variables are missing or invalid."""
 
 
 class MSKIAMTokenProvider(AbstractTokenProvider):  # type: ignore[misc]  # kafka-python is untyped
@@ -60,7 +57,7 @@ class MSKIAMTokenProvider(AbstractTokenProvider):  # type: ignore[misc]  # kafka
     ) -> None:
         super().__init__()
         if not region:
-            raise KafkaSettingsError("MSK IAM needs a region (AWS_REGION is empty)")
+            raise SettingsError("MSK IAM needs a region (AWS_REGION is empty)")
         self.region = region
         self._generate: TokenGenerator = generate or _signer_token
         self._clock = clock
@@ -88,13 +85,13 @@ def _signer_token(region: str) -> tuple[str, int]:
 def bootstrap_servers_from(value: str | None) -> list[str]:
     servers = [s.strip() for s in (value or "").split(",") if s.strip()]
     if not servers:
-        raise KafkaSettingsError(
+        raise SettingsError(
             f"BOOTSTRAP_SERVERS must be a comma-separated list of host:port, got {value!r}"
         )
     for server in servers:
         host, sep, port = server.rpartition(":")
         if not sep or not host or not port.isdigit():
-            raise KafkaSettingsError(f"BOOTSTRAP_SERVERS entry {server!r} is not host:port")
+            raise SettingsError(f"BOOTSTRAP_SERVERS entry {server!r} is not host:port")
     return servers
 
 
@@ -112,7 +109,7 @@ def kafka_client_settings(
     servers = bootstrap_servers_from(env.get("BOOTSTRAP_SERVERS"))
     protocol = (env.get("KAFKA_SECURITY_PROTOCOL") or DEFAULT_SECURITY_PROTOCOL).strip().upper()
     if protocol not in SECURITY_PROTOCOLS:
-        raise KafkaSettingsError(
+        raise SettingsError(
             f"KAFKA_SECURITY_PROTOCOL={protocol!r}; expected one of {sorted(SECURITY_PROTOCOLS)}"
         )
     settings: dict[str, Any] = {"bootstrap_servers": servers, "security_protocol": protocol}
@@ -120,13 +117,13 @@ def kafka_client_settings(
         return settings
     mechanism = (env.get("KAFKA_SASL_MECHANISM") or DEFAULT_SASL_MECHANISM).strip().upper()
     if mechanism not in SUPPORTED_SASL_MECHANISMS:
-        raise KafkaSettingsError(
+        raise SettingsError(
             f"KAFKA_SASL_MECHANISM={mechanism!r} is not supported; MSK IAM uses OAUTHBEARER"
         )
     if token_provider is None:
         region = (env.get("AWS_REGION") or "").strip()
         if not region:
-            raise KafkaSettingsError(
+            raise SettingsError(
                 "AWS_REGION is not set: the Lambda runtime sets it; locally, export it"
             )
         token_provider = MSKIAMTokenProvider(region)

@@ -6,9 +6,11 @@ Input: an Amazon MSK event source mapping batch
                  "timestampType", "key" (base64, may be absent), "value" (base64),
                  "headers": [...]}, ...]}}
 
-Each record value is base64 of a UTF-8 JSON telemetry event. A malformed record (no value,
-bad base64, bad UTF-8, bad JSON, not a JSON object) is counted and logged with its topic,
-partition and offset; it never stops the rest of the batch.
+Each record value is base64 of a UTF-8 JSON telemetry event, read with Powertools'
+KafkaEvent data class (``KafkaEventRecord.json_value``; like base64.b64decode's default it
+ignores characters outside the base64 alphabet). A malformed record (no value, bad base64,
+bad UTF-8, bad JSON, not a JSON object) is counted and logged with its topic, partition and
+offset; it never stops the rest of the batch.
 
 One message per batch, built once, goes to every connection:
     {"type": "telemetry", "events": [the batch's last RECENT_EVENTS events], "summary": {...}}
@@ -52,8 +54,6 @@ Returns {"records": n, "malformed": m, "connections": c, "delivered": d,
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 import os
@@ -64,7 +64,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger
-from connections import SettingsError, callback_url, connections_table, remove_connection
+from aws_lambda_powertools.utilities.data_classes import KafkaEvent
+from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
+from connections import callback_url, connections_table, remove_connection
+from settings import SettingsError as SettingsError  # what the settings readers raise
+from settings import int_setting
 from telemetry_contract import load_contract, value_type_error
 from websocket_posts import BroadcastResult, broadcast, poster_for
 
@@ -133,17 +137,7 @@ class ConsumerSettings:
         table = connections_table(environ)
         url = callback_url(environ)
         broadcaster = environ.get("BROADCASTER_FUNCTION_NAME", "").strip() or None
-        raw = environ.get("BROADCAST_SLICE_SIZE", "").strip()
-        try:
-            size = int(raw) if raw else DEFAULT_SLICE_SIZE
-        except ValueError:
-            raise SettingsError(
-                f"BROADCAST_SLICE_SIZE must be a positive integer, got {raw!r}"
-            ) from None
-        if not 1 <= size <= MAX_SLICE_SIZE:
-            raise SettingsError(
-                f"BROADCAST_SLICE_SIZE must be between 1 and {MAX_SLICE_SIZE}, got {size}"
-            )
+        size = int_setting(environ, "BROADCAST_SLICE_SIZE", DEFAULT_SLICE_SIZE, MAX_SLICE_SIZE)
         return cls(table, url, broadcaster, size)
 
 
@@ -157,8 +151,12 @@ class DecodedBatch:
 # ---------------------------------------------------------------- decoding
 
 
-def iter_records(msk_event: Any) -> Iterator[Mapping[str, Any]]:
-    """Every record of the batch, partition by partition, in offset order."""
+def iter_records(msk_event: Any) -> Iterator[KafkaEventRecord]:
+    """Every record of the batch, partition by partition, in offset order.
+
+    Powertools' KafkaEvent walks the batch; a '<topic>-<partition>' entry that is not a
+    list of records is skipped.
+    """
     if not isinstance(msk_event, Mapping):
         raise ValueError(
             f"expected an MSK event source batch object, got {type(msk_event).__name__}"
@@ -166,29 +164,36 @@ def iter_records(msk_event: Any) -> Iterator[Mapping[str, Any]]:
     groups = msk_event.get("records") or {}
     if not isinstance(groups, Mapping):
         raise ValueError("'records' must map '<topic>-<partition>' to a list of records")
-    for group in groups.values():
-        for record in group if isinstance(group, list) else []:
-            yield record if isinstance(record, Mapping) else {}
+    lists = {key: group for key, group in groups.items() if isinstance(group, list)}
+    yield from KafkaEvent({**msk_event, "records": lists}).records
 
 
-def decode_value(record: Mapping[str, Any]) -> dict[str, Any]:
+def decode_value(record: KafkaEventRecord) -> dict[str, Any]:
     """The JSON object in the record's base64 value; MalformedRecord says why not."""
-    value = record.get("value")
-    if not isinstance(value, str):
-        raise MalformedRecord("record has no value")
     try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise MalformedRecord(f"value is not valid base64: {exc}") from None
-    try:
-        decoded = json.loads(raw.decode("utf-8"))
+        decoded = record.json_value
+    except (KeyError, TypeError):  # no value (a tombstone), or not a record object at all
+        raise MalformedRecord("record has no value") from None
     except UnicodeDecodeError:
         raise MalformedRecord("value is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise MalformedRecord(f"value is not JSON: {exc.msg} at position {exc.pos}") from None
+    except ValueError as exc:  # binascii.Error, or a non-ASCII string
+        raise MalformedRecord(f"value is not valid base64: {exc}") from None
     if not isinstance(decoded, dict):
         raise MalformedRecord(f"value is JSON {type(decoded).__name__}, not an object")
     return decoded
+
+
+def record_position(record: KafkaEventRecord) -> dict[str, Any]:
+    """topic, partition and offset of a record, None for any that it lacks."""
+    position: dict[str, Any] = {}
+    for name in ("topic", "partition", "offset"):
+        try:
+            position[name] = getattr(record, name)
+        except (KeyError, TypeError):
+            position[name] = None
+    return position
 
 
 def decode_batch(msk_event: Any) -> DecodedBatch:
@@ -200,13 +205,7 @@ def decode_batch(msk_event: Any) -> DecodedBatch:
             events.append(decode_value(record))
         except MalformedRecord as exc:
             malformed += 1
-            logger.warning(
-                "malformed record skipped",
-                topic=record.get("topic"),
-                partition=record.get("partition"),
-                offset=record.get("offset"),
-                reason=str(exc),
-            )
+            logger.warning("malformed record skipped", **record_position(record), reason=str(exc))
     return DecodedBatch(events, records, malformed)
 
 

@@ -1,6 +1,9 @@
 """Dashboard page Lambda: serves the live dashboard web page behind an API Gateway HTTP API.
 
-The HTTP API's $default route sends every request here (payload format 2.0). The page is
+The HTTP API's $default route sends every request here (payload format 2.0), and Powertools'
+APIGatewayHttpResolver routes it: one route per path for GET and HEAD, a not-found handler
+for 404 and 405, and a middleware that adds the security headers to every response, drops
+HEAD's body and logs the request. The page is
 three static files in ``static/`` beside this module (they are in the Lambda zip) and one
 setting, the WebSocket URL, injected into the HTML as JSON in
 ``<script type="application/json" id="config">`` (escaped so no value can end the block;
@@ -26,7 +29,9 @@ Environment variables:
                    localhost), which is what local tests use. No user name, password or
                    fragment. Missing or invalid: every request raises SettingsError with
                    the reason (a 500 from API Gateway, the message in the function's log).
-    LOG_LEVEL      optional, default INFO.
+    LOG_LEVEL      optional, default INFO (Powertools Logger).
+    POWERTOOLS_SERVICE_NAME
+                   optional, default telemetry-dashboard-page.
 
 IAM: none beyond logging.
 """
@@ -39,15 +44,20 @@ import ipaddress
 import json
 import os
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-from json_log import fields, get_logger
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from settings import SettingsError
 
-log = get_logger("dashboard_page")
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-dashboard-page")
 
 STATIC_DIR: Final = Path(__file__).resolve().with_name("static")
 ALLOWED_METHODS: Final = ("GET", "HEAD")
@@ -81,10 +91,6 @@ _HOST_RE: Final = re.compile(
     r"|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$"
 )
 _EXPECTED_URL: Final = "wss://{api-id}.execute-api.{region}.amazonaws.com/{stage}"
-
-
-class SettingsError(ValueError):
-    """An environment variable of this function is missing or invalid."""
 
 
 @dataclass(frozen=True)
@@ -235,55 +241,6 @@ def security_headers(websocket_origin: str) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    query: Mapping[str, list[str]] = field(default_factory=dict)
-    if_none_match: str | None = None
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    headers: Mapping[str, str]
-    body: str = ""
-
-    def to_http_api(self) -> dict[str, Any]:
-        """The Lambda proxy response of HTTP API payload format 2.0."""
-        return {
-            "statusCode": self.status,
-            "headers": dict(self.headers),
-            "body": self.body,
-            "isBase64Encoded": False,
-        }
-
-
-def request_from_event(event: Mapping[str, Any]) -> Request:
-    """Method, path (without a named stage's prefix), query and If-None-Match of an event."""
-    context = event.get("requestContext")
-    context = context if isinstance(context, Mapping) else {}
-    http = context.get("http")
-    http = http if isinstance(http, Mapping) else {}
-    method = str(http.get("method") or "GET").upper()
-    path = event.get("rawPath")
-    path = path if isinstance(path, str) and path.startswith("/") else "/"
-    stage = context.get("stage")
-    if isinstance(stage, str) and stage and stage != "$default":
-        prefix = f"/{stage}"
-        if path == prefix or path.startswith(prefix + "/"):
-            path = path[len(prefix) :] or "/"
-    raw_query = event.get("rawQueryString")
-    query = parse_qs(raw_query) if isinstance(raw_query, str) else {}
-    headers = event.get("headers")
-    headers = headers if isinstance(headers, Mapping) else {}
-    etag = next(
-        (str(v) for k, v in headers.items() if str(k).lower() == "if-none-match"),
-        None,
-    )
-    return Request(method=method, path=path, query=query, if_none_match=etag)
-
-
 def _etag(body: str) -> str:
     return f'"{hashlib.sha256(body.encode("utf-8")).hexdigest()[:32]}"'
 
@@ -295,46 +252,133 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-def _text(status: int, message: str, base: Mapping[str, str]) -> Response:
-    headers = {**base, "Content-Type": TEXT_TYPE, "Cache-Control": ERROR_CACHE}
-    return Response(status, headers, message + "\n")
+def _strings(value: Any) -> dict[str, str]:
+    items = value.items() if isinstance(value, Mapping) else ()
+    return {k: v for k, v in items if isinstance(k, str) and isinstance(v, str)}
 
 
-def route(request: Request, settings: PageSettings, files: StaticFiles) -> Response:
-    """The response to one request (pure: no I/O)."""
-    base = security_headers(settings.websocket_origin)
-    if request.method not in ALLOWED_METHODS:
-        response = _text(405, "Method Not Allowed", base)
-        allow = {"Allow": ", ".join(ALLOWED_METHODS)}
-        return Response(405, {**response.headers, **allow}, response.body)
-    if request.path in PAGE_PATHS:
-        body, content_type, cache = render_page(files, settings), HTML_TYPE, HTML_CACHE
-    elif request.path in ASSETS:
-        body = files.assets[request.path].decode("utf-8")
-        content_type = ASSETS[request.path][1]
-        versioned = request.query.get("v", []) == [files.versions[request.path]]
-        cache = VERSIONED_ASSET_CACHE if versioned else ASSET_CACHE
-    else:
-        response = _text(404, "Not Found", base)
-        return response if request.method == "GET" else Response(404, response.headers)
+def http_api_event(event: Any) -> dict[str, Any]:
+    """The event with what routing reads well-formed, as API Gateway always sends it.
+
+    A missing or odd method, path or stage reads as GET, / and $default; headers and query
+    parameters keep their string values. The data class strips a named stage's prefix from
+    the path; a path outside that prefix (a custom domain's) is routed as it is, and the
+    prefix alone is the root.
+    """
+    source: Mapping[str, Any] = event if isinstance(event, Mapping) else {}
+    context = source.get("requestContext")
+    context = context if isinstance(context, Mapping) else {}
+    http = context.get("http")
+    http = http if isinstance(http, Mapping) else {}
+    method = http.get("method")
+    method = method.upper() if isinstance(method, str) and method else "GET"
+    path = source.get("rawPath")
+    path = path if isinstance(path, str) and path.startswith("/") else "/"
+    stage = context.get("stage")
+    stage = stage if isinstance(stage, str) and stage else "$default"
+    if stage != "$default":
+        prefix = f"/{stage}"
+        if path == prefix:
+            path = f"{prefix}/"
+        elif not path.startswith(f"{prefix}/"):
+            stage = "$default"
+    return {
+        **source,
+        "rawPath": path,
+        "headers": _strings(source.get("headers")),
+        "queryStringParameters": _strings(source.get("queryStringParameters")),
+        "requestContext": {**context, "stage": stage, "http": {**http, "method": method}},
+    }
+
+
+# Powertools' resolver routes each request; lambda_handler puts the request's settings and
+# static files in its context. The resolver keeps the current request in class attributes,
+# so requests go through it one at a time: Lambda never runs two at once in one execution
+# environment, but a threaded local server (the web tests' stand-in) would.
+app = APIGatewayHttpResolver()
+_one_request_at_a_time = threading.Lock()
+
+
+def _settings() -> PageSettings:
+    settings: PageSettings = app.context["settings"]
+    return settings
+
+
+def _files() -> StaticFiles:
+    files: StaticFiles = app.context["files"]
+    return files
+
+
+def _representation(body: str, content_type: str, cache: str) -> Response[str]:
+    """200 with a strong ETag, or 304 when If-None-Match names it."""
     etag = _etag(body)
-    headers = {**base, "Content-Type": content_type, "Cache-Control": cache, "ETag": etag}
-    if _etag_matches(request.if_none_match, etag):
-        return Response(304, headers)
-    return Response(200, headers, body if request.method == "GET" else "")
+    headers = {"Content-Type": content_type, "Cache-Control": cache, "ETag": etag}
+    if _etag_matches(app.current_event.headers.get("if-none-match"), etag):
+        return Response(304, headers=headers, body="")
+    return Response(200, headers=headers, body=body)
+
+
+def _text(status: int, message: str, **headers: str) -> Response[str]:
+    headers = {"Content-Type": TEXT_TYPE, "Cache-Control": ERROR_CACHE, **headers}
+    return Response(status, headers=headers, body=message + "\n")
+
+
+def page() -> Response[str]:
+    return _representation(render_page(_files(), _settings()), HTML_TYPE, HTML_CACHE)
+
+
+def asset(path: str) -> Callable[[], Response[str]]:
+    """The route of one asset: a year of caching when asked for its current version."""
+    content_type = ASSETS[path][1]
+
+    def serve() -> Response[str]:
+        files = _files()
+        versioned = app.current_event.query_string_parameters.get("v") == files.versions[path]
+        cache = VERSIONED_ASSET_CACHE if versioned else ASSET_CACHE
+        return _representation(files.assets[path].decode("utf-8"), content_type, cache)
+
+    return serve
+
+
+# Rules are regular expressions to the resolver: the paths are escaped ("." is a dot).
+for _path in PAGE_PATHS:
+    app.route(re.escape(_path), method=list(ALLOWED_METHODS))(page)
+for _path in ASSETS:
+    app.route(re.escape(_path), method=list(ALLOWED_METHODS))(asset(_path))
+
+
+@app.not_found
+def not_found(_error: NotFoundError) -> Response[str]:
+    """Any other path: 404; any other method, on any path: 405."""
+    if app.current_event.http_method not in ALLOWED_METHODS:
+        return _text(405, "Method Not Allowed", Allow=", ".join(ALLOWED_METHODS))
+    return _text(404, "Not Found")
+
+
+def every_response(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
+    """The security headers on every response; HEAD answers GET's headers with no body."""
+    response: Response[str] = next_middleware(app)
+    response.headers.update(security_headers(_settings().websocket_origin))
+    if app.current_event.http_method == "HEAD":
+        response.body = ""
+    logger.info(
+        "request served",
+        method=app.current_event.http_method,
+        path=app.current_event.path,
+        status=response.status_code,
+        request_id=getattr(app.lambda_context, "aws_request_id", None),
+    )
+    return response
+
+
+app.use([every_response])
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    # Settings and files first: a missing WEBSOCKET_URL fails every request, loudly.
     settings = PageSettings.from_env(os.environ)
-    request = request_from_event(event if isinstance(event, Mapping) else {})
-    response = route(request, settings, static_files())
-    log.info(
-        "request served",
-        extra=fields(
-            method=request.method,
-            path=request.path,
-            status=response.status,
-            request_id=getattr(context, "aws_request_id", None),
-        ),
-    )
-    return response.to_http_api()
+    files = static_files()
+    with _one_request_at_a_time:
+        app.append_context(settings=settings, files=files)  # type: ignore[no-untyped-call]
+        response: dict[str, Any] = app.resolve(http_api_event(event), context)
+    return response

@@ -22,7 +22,8 @@ Environment variables:
                              equal the contract's topic (catches stack/contract drift).
     KAFKA_SECURITY_PROTOCOL  optional, default SASL_SSL (PLAINTEXT for a local broker).
     KAFKA_SASL_MECHANISM     optional, default OAUTHBEARER (MSK IAM).
-    LOG_LEVEL                optional, default INFO.
+    LOG_LEVEL                optional, default INFO (Powertools Logger).
+    POWERTOOLS_SERVICE_NAME  optional, default telemetry-producer.
     TELEMETRY_CONTRACT_PATH  optional; see telemetry_contract.
     AWS_REGION               set by the runtime; MSK IAM tokens are signed for it.
 
@@ -43,10 +44,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from json_log import fields, get_logger
+from aws_lambda_powertools import Logger
+from settings import SettingsError
 from telemetry_contract import ContractViolation, TelemetryContract, load_contract
 
-log = get_logger("producer")
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-producer")
 
 # Time kept back from the Lambda deadline to raise a clear error and log it.
 SAFETY_MARGIN_MS: Final = 3_000
@@ -55,10 +57,6 @@ DEFAULT_BUDGET_MS: Final = 60_000
 MIN_BUDGET_MS: Final = 1_000
 LINGER_MS: Final = 10
 BATCH_SIZE_BYTES: Final = 128 * 1024
-
-
-class SettingsError(ValueError):
-    """An environment variable of this function is missing or invalid."""
 
 
 class PublishError(RuntimeError):
@@ -202,6 +200,7 @@ def discard_producer() -> None:
             sender.join(timeout=2)
 
 
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     contract = load_contract()
     topic = resolve_topic(os.environ, contract)
@@ -217,7 +216,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         # Unsent records must not linger in a cached producer and go out later: the
         # invocation is retried as a whole.
         discard_producer()
-        log.exception("publishing failed", extra=fields(events=len(events), topic=topic))
+        logger.exception("publishing failed", events=len(events), topic=topic)
         raise
-    log.info("events published", extra=fields(published=published, topic=topic))
+    logger.info("events published", published=published, topic=topic)
     return {"published": published, "topic": topic}

@@ -14,7 +14,8 @@ Environment variables:
     BOOTSTRAP_SERVERS        required; comma-separated host:port (MSK IAM brokers, 9098).
     KAFKA_SECURITY_PROTOCOL  optional, default SASL_SSL (PLAINTEXT for a local broker).
     KAFKA_SASL_MECHANISM     optional, default OAUTHBEARER (MSK IAM).
-    LOG_LEVEL                optional, default INFO.
+    LOG_LEVEL                optional, default INFO (Powertools Logger).
+    POWERTOOLS_SERVICE_NAME  optional, default telemetry-topic-admin.
     AWS_REGION               set by the runtime; MSK IAM tokens are signed for it.
 
 IAM (MSK IAM access control): kafka-cluster:Connect on the cluster (the controller is found
@@ -26,14 +27,15 @@ Returns {"topic": name, "created": bool}.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from json_log import fields, get_logger
+from aws_lambda_powertools import Logger
 
-log = get_logger("topic_admin")
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-topic-admin")
 
 TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 ALLOWED_KEYS: Final = frozenset({"topic", "partitions", "replication_factor", "configs", "tf"})
@@ -128,10 +130,11 @@ def create_topic(admin: Any, request: TopicRequest, timeout_ms: int = REQUEST_TI
     )
 
 
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     request = parse_request(event)
     if request.action == "delete":
-        log.info("delete requested: topic left in place", extra=fields(topic=request.topic))
+        logger.info("delete requested: topic left in place", topic=request.topic)
         return {"topic": request.topic, "created": False}
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     budget_ms = int(remaining()) - SAFETY_MARGIN_MS if callable(remaining) else REQUEST_TIMEOUT_MS
@@ -152,13 +155,12 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         created = create_topic(admin, request, timeout_ms)
     finally:
         admin.close()
-    log.info(
+    # The message says whether it was created: "created" is a LogRecord attribute, which
+    # the standard logging module does not let a log call set.
+    logger.info(
         "topic created" if created else "topic already exists",
-        extra=fields(
-            topic=request.topic,
-            partitions=request.partitions,
-            replication_factor=request.replication_factor,
-            created=created,
-        ),
+        topic=request.topic,
+        partitions=request.partitions,
+        replication_factor=request.replication_factor,
     )
     return {"topic": request.topic, "created": created}

@@ -21,7 +21,6 @@ IAM: dynamodb:PutItem on the table.
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -29,7 +28,10 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger
-from connections import SettingsError, connection_id, connections_table
+from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
+from connections import connection_id, connections_table, dynamodb_client
+from settings import SettingsError as SettingsError  # what the settings readers raise
+from settings import int_setting
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-ws-connect")
 
@@ -37,25 +39,18 @@ DEFAULT_TTL_SECONDS: Final = 7200
 
 
 def ttl_seconds(environ: Mapping[str, str]) -> int:
-    raw = environ.get("CONNECTION_TTL_SECONDS", "").strip()
-    if not raw:
-        return DEFAULT_TTL_SECONDS
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(
-            f"CONNECTION_TTL_SECONDS must be a positive integer, got {raw!r}"
-        ) from None
-    if value < 1:
-        raise SettingsError(f"CONNECTION_TTL_SECONDS must be a positive integer, got {value}")
-    return value
+    ttl: int = int_setting(environ, "CONNECTION_TTL_SECONDS", DEFAULT_TTL_SECONDS)
+    return ttl
 
 
 def connection_item(event: Any, ttl: int, now: Callable[[], float] = time.time) -> dict[str, Any]:
     """The DynamoDB item (low-level attribute values) for the connecting client."""
     cid = connection_id(event)
     current = now()
-    connected_ms = event["requestContext"].get("connectedAt")
+    try:
+        connected_ms = APIGatewayWebSocketEvent(event).request_context.connected_at
+    except KeyError:
+        connected_ms = None
     connected = (
         connected_ms / 1000
         if isinstance(connected_ms, int | float) and not isinstance(connected_ms, bool)
@@ -69,18 +64,10 @@ def connection_item(event: Any, ttl: int, now: Callable[[], float] = time.time) 
     }
 
 
-@functools.cache
-def _dynamodb() -> Any:
-    # boto3 is imported on first use, not at import: it is most of a cold import's time.
-    import boto3
-
-    return boto3.client("dynamodb")
-
-
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     table = connections_table(os.environ)
     item = connection_item(event, ttl_seconds(os.environ))
-    _dynamodb().put_item(TableName=table, Item=item)
+    dynamodb_client().put_item(TableName=table, Item=item)
     logger.info("connected", connection_id=item["connectionId"]["S"])
     return {"statusCode": 200}

@@ -17,8 +17,6 @@ IAM: none beyond logging.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -26,6 +24,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
+from connections import connection_id
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-ws-default")
 
@@ -45,29 +45,31 @@ def _error(message: str) -> dict[str, Any]:
     return _response(400, {"type": "error", "error": f"{message}; supported: {supported}"})
 
 
-def message_text(event: Mapping[str, Any]) -> str | None:
-    body = event.get("body")
-    if not isinstance(body, str):
+def sender(event: Any) -> str | None:
+    """The connection the message came from; None when the event names none."""
+    try:
+        cid: str = connection_id(event)
+    except ValueError:
         return None
-    if event.get("isBase64Encoded"):
-        try:
-            return base64.b64decode(body, validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
-            return None
-    return body
+    return cid
+
+
+def client_message(event: Mapping[str, Any]) -> Any:
+    """The frame's JSON (Powertools' data class decodes a base64 body); None if it has none.
+
+    API Gateway always sets isBase64Encoded; an event built by hand without it is text.
+    """
+    try:
+        return APIGatewayWebSocketEvent({"isBase64Encoded": False, **event}).json_body
+    except (AttributeError, TypeError, ValueError):  # not text, base64, UTF-8 or JSON
+        return None
 
 
 def handle_message(event: Any, now: Callable[[], datetime] = _now) -> dict[str, Any]:
     """The route response for one client message."""
     if not isinstance(event, Mapping):
         return _error("invalid event")
-    context = event.get("requestContext") or {}
-    connection_id = context.get("connectionId") if isinstance(context, Mapping) else None
-    text = message_text(event)
-    try:
-        message = json.loads(text) if text is not None else None
-    except json.JSONDecodeError:
-        message = None
+    message = client_message(event)
     if not isinstance(message, dict):
         return _error('invalid message: expected JSON like {"action": "ping"}')
     action = message.get("action")
@@ -77,7 +79,7 @@ def handle_message(event: Any, now: Callable[[], datetime] = _now) -> dict[str, 
             200,
             {
                 "type": "pong",
-                "connectionId": connection_id,
+                "connectionId": sender(event),
                 "serverTime": server_time.replace("+00:00", "Z"),
             },
         )
@@ -89,10 +91,5 @@ def handle_message(event: Any, now: Callable[[], datetime] = _now) -> dict[str, 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     response = handle_message(event)
-    request = event.get("requestContext", {}) if isinstance(event, Mapping) else {}
-    logger.info(
-        "message answered",
-        connection_id=request.get("connectionId"),
-        status_code=response["statusCode"],
-    )
+    logger.info("message answered", connection_id=sender(event), status_code=response["statusCode"])
     return response

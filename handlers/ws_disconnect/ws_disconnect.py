@@ -19,34 +19,26 @@ IAM: dynamodb:DeleteItem on the table.
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from connections import connection_id, connections_table
+from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
+from connections import connection_id, connections_table, dynamodb_client
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-ws-disconnect")
-
-
-@functools.cache
-def _dynamodb() -> Any:
-    # boto3 is imported on first use, not at import: it is most of a cold import's time.
-    import boto3
-
-    return boto3.client("dynamodb")
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     table = connections_table(os.environ)
     cid = connection_id(event)
-    _dynamodb().delete_item(TableName=table, Key={"connectionId": {"S": cid}})
-    request = event.get("requestContext", {})
+    dynamodb_client().delete_item(TableName=table, Key={"connectionId": {"S": cid}})
+    request = APIGatewayWebSocketEvent(event).request_context
     logger.info(
         "disconnected",
         connection_id=cid,
-        status_code=request.get("disconnectStatusCode"),
-        reason=request.get("disconnectReason"),
+        status_code=request.disconnect_status_code,
+        reason=request.disconnect_reason,
     )
     return {"statusCode": 200}

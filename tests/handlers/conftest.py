@@ -72,10 +72,8 @@ def _reset_handler_state() -> None:
         ("generator", "_lambda_client"),
         ("consumer", "_boto3_client"),
         ("consumer", "dashboard_field_types"),
-        ("broadcaster", "_dynamodb"),
+        ("connections", "dynamodb_client"),
         ("websocket_posts", "_cached_poster"),
-        ("ws_connect", "_dynamodb"),
-        ("ws_disconnect", "_dynamodb"),
     ]:
         if module in modules:
             getattr(modules[module], cache).cache_clear()

@@ -76,7 +76,7 @@ def test_a_slice_is_posted_and_gone_connections_are_removed(
 
 def test_failures_are_counted_and_logged_not_raised(monkeypatch: pytest.MonkeyPatch):
     output = io.StringIO()
-    for handler in broadcaster.log.handlers:  # json_log writes JSON lines to stdout
+    for handler in broadcaster.logger.handlers:  # Powertools writes JSON lines to stdout
         monkeypatch.setattr(handler, "stream", output)
     monkeypatch.setenv("CONNECTIONS_TABLE", "connections")
     # Nothing listens here: every post fails after its retries.

@@ -218,7 +218,7 @@ def test_plaintext_has_no_sasl_settings():
     ],
 )
 def test_bad_settings_are_clear_errors(env, message):
-    with pytest.raises(msk_iam.KafkaSettingsError, match=message):
+    with pytest.raises(msk_iam.SettingsError, match=message):
         msk_iam.kafka_client_settings(env)
 
 

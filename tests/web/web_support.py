@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -41,9 +42,16 @@ def http_api_event(
     source_ip: str = LOOPBACK,
     stage: str = "$default",
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API event, payload format 2.0, as the $default route sends it."""
+    """An API Gateway HTTP API event, payload format 2.0, as the $default route sends it.
+
+    As API Gateway does, the query is there twice: as sent (rawQueryString) and parsed
+    (queryStringParameters, a repeated name's values joined by commas; absent when empty).
+    """
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     now = datetime.now(UTC)
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(raw_query, keep_blank_values=True):
+        query[name] = f"{query[name]},{value}" if name in query else value
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "$default",
@@ -70,6 +78,8 @@ def http_api_event(
         },
         "isBase64Encoded": bool(body),
     }
+    if query:
+        event["queryStringParameters"] = query
     if body:
         event["body"] = base64.b64encode(body).decode()
     return event
