@@ -48,8 +48,13 @@ needs (kafka-cluster:Connect, DescribeGroup, AlterGroup, DescribeTopic, ReadData
 DescribeClusterDynamicConfiguration; kafka:DescribeClusterV2, kafka:GetBootstrapBrokers;
 ec2 network interface actions for the VPC).
 
-Returns {"records": n, "malformed": m, "connections": c, "delivered": d,
-         "stale_removed": s, "failed": f, "broadcasters": b} (b: broadcaster invocations).
+An event that decodes but breaks the telemetry contract (a missing field, a wrong type) is
+counted as "rejected", logged with its position and the first errors, and never broadcast.
+Recent events left out to keep the message within its size are counted and logged.
+
+Returns {"records": n, "malformed": m, "rejected": r, "dropped_for_size": z,
+         "connections": c, "delivered": d, "stale_removed": s, "failed": f,
+         "broadcasters": b} (b: broadcaster invocations).
 """
 
 from __future__ import annotations
@@ -143,9 +148,10 @@ class ConsumerSettings:
 
 @dataclass(frozen=True)
 class DecodedBatch:
-    events: list[dict[str, Any]]
+    events: list[dict[str, Any]]  # only events that keep the contract
     records: int
     malformed: int
+    rejected: int = 0  # decoded, but breaking the contract: never broadcast
 
 
 # ---------------------------------------------------------------- decoding
@@ -197,16 +203,30 @@ def record_position(record: KafkaEventRecord) -> dict[str, Any]:
 
 
 def decode_batch(msk_event: Any) -> DecodedBatch:
+    contract = load_contract()
     events: list[dict[str, Any]] = []
-    records = malformed = 0
+    records = malformed = rejected = 0
     for record in iter_records(msk_event):
         records += 1
         try:
-            events.append(decode_value(record))
+            event = decode_value(record)
         except MalformedRecord as exc:
             malformed += 1
             logger.warning("malformed record skipped", **record_position(record), reason=str(exc))
-    return DecodedBatch(events, records, malformed)
+            continue
+        errors = contract.event_errors(event)
+        if errors:
+            # The producer validates before publishing; anything else on the topic (another
+            # writer, an old schema) is counted and shown nowhere.
+            rejected += 1
+            logger.warning(
+                "event breaks the contract, not broadcast",
+                **record_position(record),
+                errors=errors[:5],
+            )
+            continue
+        events.append(event)
+    return DecodedBatch(events, records, malformed, rejected)
 
 
 # ---------------------------------------------------------------- messages
@@ -271,28 +291,43 @@ def _encode(document: Any) -> bytes:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+@dataclass(frozen=True)
+class FittedMessage:
+    message: bytes | None
+    dropped: int  # recent events left out so the message stays within its size
+
+
+def fit_message(
+    views: Sequence[Mapping[str, Any]],
+    max_bytes: int = MAX_MESSAGE_BYTES,
+    recent: int = RECENT_EVENTS,
+) -> FittedMessage:
+    """The one message for a batch: its summary and its last ``recent`` events.
+
+    Fewer events are sent when they would not fit in ``max_bytes`` (the oldest go first);
+    no message when even the summary alone does not fit (or there are no events).
+    """
+    if not views:
+        return FittedMessage(None, 0)
+    summary = summarize(views)
+    wanted = list(views[-recent:]) if recent > 0 else []
+    shown = wanted
+    while True:
+        message = _encode({"type": "telemetry", "events": shown, "summary": summary})
+        if len(message) <= max_bytes:
+            return FittedMessage(message, len(wanted) - len(shown))
+        if not shown:
+            logger.warning("batch summary too large for a WebSocket message", bytes=len(message))
+            return FittedMessage(None, len(wanted))
+        shown = shown[1:]
+
+
 def build_message(
     views: Sequence[Mapping[str, Any]],
     max_bytes: int = MAX_MESSAGE_BYTES,
     recent: int = RECENT_EVENTS,
 ) -> bytes | None:
-    """The one message for a batch: its summary and its last ``recent`` events.
-
-    Fewer events are sent when they would not fit in ``max_bytes`` (the oldest go first);
-    None when even the summary alone does not fit (or there are no events).
-    """
-    if not views:
-        return None
-    summary = summarize(views)
-    shown = list(views[-recent:]) if recent > 0 else []
-    while True:
-        message = _encode({"type": "telemetry", "events": shown, "summary": summary})
-        if len(message) <= max_bytes:
-            return message
-        if not shown:
-            logger.warning("batch summary too large for a WebSocket message", bytes=len(message))
-            return None
-        shown = shown[1:]
+    return fit_message(views, max_bytes, recent).message
 
 
 # ---------------------------------------------------------------- fan-out
@@ -382,7 +417,18 @@ def process(
     """
     batch = decode_batch(msk_event)
     connection_ids = scan()
-    message = build_message([dashboard_view(e) for e in batch.events]) if connection_ids else None
+    fitted = (
+        fit_message([dashboard_view(e) for e in batch.events])
+        if connection_ids
+        else FittedMessage(None, 0)
+    )
+    message = fitted.message
+    if fitted.dropped:
+        logger.warning(
+            "recent events left out of the message for its size",
+            dropped=fitted.dropped,
+            max_bytes=MAX_MESSAGE_BYTES,
+        )
     broadcasters = 0
     if message is None:
         result = BroadcastResult(connections=len(connection_ids))
@@ -401,6 +447,8 @@ def process(
     return {
         "records": batch.records,
         "malformed": batch.malformed,
+        "rejected": batch.rejected,
+        "dropped_for_size": fitted.dropped,
         **result.counts(),
         "broadcasters": broadcasters,
     }

@@ -213,6 +213,8 @@ def test_few_connections_are_posted_by_the_consumer_itself():
     assert result == {
         "records": 30,
         "malformed": 0,
+        "rejected": 0,
+        "dropped_for_size": 0,
         "connections": 3,
         "delivered": 3,
         "stale_removed": 0,
@@ -364,6 +366,8 @@ def test_handler_broadcasts_to_every_connection_and_removes_gone_ones(
     assert result == {
         "records": 41,
         "malformed": 1,
+        "rejected": 0,
+        "dropped_for_size": 0,
         "connections": 25,
         "delivered": 22,
         "stale_removed": 3,
@@ -445,6 +449,8 @@ def test_no_connections_means_no_posts(aws_endpoint: str, monkeypatch: pytest.Mo
     assert result == {
         "records": 20,
         "malformed": 0,
+        "rejected": 0,
+        "dropped_for_size": 0,
         "connections": 0,
         "delivered": 0,
         "stale_removed": 0,
@@ -452,3 +458,42 @@ def test_no_connections_means_no_posts(aws_endpoint: str, monkeypatch: pytest.Mo
         "broadcasters": 0,
     }
     assert moto_api.posted_to_connections(aws_endpoint) == {}
+
+
+def test_an_event_that_breaks_the_contract_is_counted_logged_and_never_broadcast(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import logging
+
+    from aws_lambda_powertools import Logger
+
+    written = io.StringIO()
+    logger = Logger(service="consumer-contract-test", logger_handler=logging.StreamHandler(written))
+    monkeypatch.setattr(consumer, "logger", logger)
+    batch = events(5)
+    broken = dict(batch[2], bandwidth_mbps="fast", event_id="broken-event")
+    missing = {k: v for k, v in batch[3].items() if k != "event_type"}
+    calls, post_all = record_calls()
+    result = consumer.process(
+        msk_event(json_records([batch[0], batch[1], broken, missing, batch[4]], topic="t")),
+        scan=lambda: ["a"],
+        post_all=post_all,
+        invoke=None,
+    )
+    assert (result["records"], result["rejected"], result["malformed"]) == (5, 2, 0)
+    sent = json.loads(calls[0][1])
+    assert sent["summary"]["events"] == 3
+    assert "broken-event" not in calls[0][1].decode()
+    logged = [json.loads(line) for line in written.getvalue().splitlines() if line.startswith("{")]
+    refusals = [line for line in logged if line["message"].startswith("event breaks the contract")]
+    assert len(refusals) == 2 and all("offset" in line for line in refusals)
+    assert any("bandwidth_mbps" in " ".join(line["errors"]) for line in refusals)
+
+
+def test_recent_events_left_out_for_size_are_counted() -> None:
+    views = [consumer.dashboard_view(e) for e in events(30)]
+    whole = consumer.build_message(views)
+    assert whole is not None
+    fitted = consumer.fit_message(views, max_bytes=len(whole) - 1)
+    assert fitted.message is not None and fitted.dropped == 1
+    assert len(json.loads(fitted.message)["events"]) == consumer.RECENT_EVENTS - 1
