@@ -42,17 +42,28 @@ def build_app(config: PlatformConfig, app: App) -> App:
     msk = MskStack(
         app,
         MskStackProps(
-            context, config.msk, config.lambdas, config.topic_name, force_destroy_buckets=disposable
+            context,
+            config.msk,
+            config.lambdas,
+            config.topic_name,
+            force_destroy_buckets=disposable,
+            alarms=config.alarms,
         ),
     )
     data_lake = DataLakeStack(
         app, DataLakeStackProps(context, config.data_lake, load_contract(), disposable)
     )
-    data_gen = DataGenStack(app, DataGenStackProps(context, config.lambdas, config.firehose))
+    data_gen = DataGenStack(
+        app, DataGenStackProps(context, config.lambdas, config.firehose, config.alarms)
+    )
     dashboard = DashboardStack(
         app,
         DashboardStackProps(
-            context, config.dashboard, config.lambdas, topic_partitions=config.msk.topic_partitions
+            context,
+            config.dashboard,
+            config.lambdas,
+            topic_partitions=config.msk.topic_partitions,
+            alarms=config.alarms,
         ),
     )
 

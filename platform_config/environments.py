@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .contract import load_contract
 from .model import (
+    AlarmSettings,
     DashboardSettings,
     LambdaSettings,
     MskSettings,
@@ -31,6 +32,8 @@ def _prod() -> PlatformConfig:
         msk=MskSettings(log_retention_days=30, topic_partitions=12),
         lambdas=LambdaSettings(log_retention_days=30),
         dashboard=DashboardSettings(connection_ttl_seconds=7200, access_log_retention_days=90),
+        # Production pages sooner: a minute's look, two minutes in a row.
+        alarms=AlarmSettings(period_seconds=60, evaluation_periods=2, consumer_offset_lag=5_000),
     )
 
 

@@ -416,6 +416,42 @@ class EmulatorSettings:
 
 
 @dataclass(frozen=True)
+class AlarmSettings:
+    """Alarm thresholds. Every alarm notifies the platform's alarm topic (network stack)."""
+
+    # Minutes an alarm looks at, and how many of them must breach (Lambda, API, queue).
+    period_seconds: int = 300
+    evaluation_periods: int = 1
+    # A function's Errors or Throttles in one period at or above this alarm.
+    function_errors: int = 1
+    function_throttles: int = 1
+    # Records the dashboard consumer is behind on the topic (its mapping's OffsetLag).
+    consumer_offset_lag: int = 10_000
+    # Firehose: the oldest undelivered record's age, and the share of S3 puts that worked.
+    delivery_freshness_seconds: int = 900
+    delivery_success_ratio: float = 0.99
+    # MSK brokers: data disk used and user CPU, percent.
+    broker_disk_used_percent: int = 80
+    broker_cpu_percent: int = 80
+    # API Gateway 5xx (HTTP API) or integration and execution errors (WebSocket) per period.
+    api_errors: int = 5
+
+    def __post_init__(self) -> None:
+        _one_of("alarms.period_seconds", self.period_seconds, (60, 300, 900, 3600))
+        _int_range("alarms.evaluation_periods", self.evaluation_periods, 1, 24)
+        for name in ("function_errors", "function_throttles", "api_errors"):
+            _int_range(f"alarms.{name}", getattr(self, name), 1, 100_000)
+        _int_range("alarms.consumer_offset_lag", self.consumer_offset_lag, 1, 100_000_000)
+        _int_range("alarms.delivery_freshness_seconds", self.delivery_freshness_seconds, 60, 86_400)
+        if not 0 < self.delivery_success_ratio <= 1:
+            raise ConfigError(
+                "alarms.delivery_success_ratio", self.delivery_success_ratio, "above 0, at most 1"
+            )
+        for name in ("broker_disk_used_percent", "broker_cpu_percent"):
+            _int_range(f"alarms.{name}", getattr(self, name), 1, 100)
+
+
+@dataclass(frozen=True)
 class PlatformConfig:
     environment: str
     region: str = "us-west-2"
@@ -427,6 +463,7 @@ class PlatformConfig:
     firehose: FirehoseSettings = field(default_factory=FirehoseSettings)
     data_lake: DataLakeSettings = field(default_factory=DataLakeSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
     state: StateSettings = field(default_factory=StateSettings)
     emulator: EmulatorSettings = field(default_factory=EmulatorSettings)
     tags: Mapping[str, str] = field(default_factory=dict)

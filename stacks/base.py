@@ -28,9 +28,15 @@ from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderEndpoints
 from constructs import Construct
 
+from modules.alarms import FunctionAlarms, FunctionAlarmsProps
 from modules.lambda_function import RuntimeSettings
 from modules.lambda_package import LambdaPackage, LambdaPackageProps
-from platform_config.model import EmulatorSettings, LambdaSettings, StateSettings
+from platform_config.model import (
+    AlarmSettings,
+    EmulatorSettings,
+    LambdaSettings,
+    StateSettings,
+)
 
 from .moved import MOVED
 from .outputs import Output, OutputContract
@@ -38,7 +44,7 @@ from .outputs import Output, OutputContract
 # Every AWS API the stacks call; pointed at the emulator in local mode.
 EMULATED_SERVICES = (
     "apigateway", "apigatewayv2", "athena", "cloudwatch", "cloudwatchlogs", "dynamodb", "ec2",
-    "events", "firehose", "glue", "iam", "kafka", "kms", "lambda_", "s3", "sqs", "sts",
+    "events", "firehose", "glue", "iam", "kafka", "kms", "lambda_", "s3", "sns", "sqs", "sts",
 )  # fmt: skip
 
 # Emulator credentials: moto accepts any key; these never reach AWS.
@@ -113,6 +119,21 @@ class PlatformStack(TerraformStack):
         return RuntimeSettings(
             log_retention_days=lambdas.log_retention_days,
             log_group_arn_prefix=self.arn("logs", "log-group:"),
+        )
+
+    def watch_function(self, function_name: str, topic_arn: str, alarms: AlarmSettings) -> None:
+        """Errors and Throttles alarms of a function of this stack, to the alarm topic."""
+        FunctionAlarms(
+            self,
+            f"alarms-{function_name}",
+            FunctionAlarmsProps(
+                function_name=function_name,
+                topic_arn=topic_arn,
+                errors=alarms.function_errors,
+                throttles=alarms.function_throttles,
+                period_seconds=alarms.period_seconds,
+                evaluation_periods=alarms.evaluation_periods,
+            ),
         )
 
     def package(self, function: str, lambdas: LambdaSettings) -> LambdaPackage:

@@ -9,7 +9,7 @@ a TTL, so a client that vanishes without $disconnect is forgotten.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cdktf import Fn
 from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
@@ -17,22 +17,25 @@ from cdktf_cdktf_provider_aws.apigatewayv2_api import Apigatewayv2Api
 from cdktf_cdktf_provider_aws.apigatewayv2_integration import Apigatewayv2Integration
 from cdktf_cdktf_provider_aws.apigatewayv2_route import Apigatewayv2Route
 from cdktf_cdktf_provider_aws.apigatewayv2_stage import Apigatewayv2Stage
+from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.dynamodb_table import DynamodbTable
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMapping
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
+from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from constructs import Construct
 
+from modules.alarms import AlarmSchedule, MetricAlarm, MetricAlarmProps
 from modules.iam import Allow, service_trust_policy
 from modules.lambda_function import PythonFunction, PythonFunctionProps
 from modules.websocket_route import WebSocketRoute, WebSocketRouteProps
-from platform_config.model import DashboardSettings, LambdaSettings
+from platform_config.model import AlarmSettings, DashboardSettings, LambdaSettings
 
 from .base import PlatformStack, StackContext
 from .kafka_arns import KafkaArns
-from .outputs import DashboardOutputs, MskOutputs
+from .outputs import DashboardOutputs, MskOutputs, NetworkOutputs
 
 # What Lambda's MSK event poller needs besides the ENI actions every VPC function gets.
 MSK_POLLER_NETWORK = ("ec2:DescribeVpcs", "ec2:DescribeSecurityGroups")
@@ -63,6 +66,10 @@ HTTP_ACCESS_LOG = {
     "responseLength": "$context.responseLength",
     "error": "$context.error.message",
 }
+# The handlers' own metrics (Powertools Metrics, embedded metric format), one namespace.
+METRICS_NAMESPACE = "AcmeTelemetry"
+# The dashboard stack's functions, by the short names their resources use.
+FUNCTIONS = ("ws-connect", "ws-disconnect", "ws-default", "dashboard-page", "consumer")
 # AWS's managed policy for API Gateway's account-level CloudWatch role.
 PUSH_TO_CLOUDWATCH_POLICY = "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 
@@ -75,6 +82,7 @@ class DashboardStackProps:
     # The topic's partitions: at most one consumer invocation runs per partition, so this
     # is the consumer's reserved concurrency.
     topic_partitions: int
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
 
 
 class DashboardStack(PlatformStack):
@@ -83,6 +91,7 @@ class DashboardStack(PlatformStack):
     def __init__(self, scope: Construct, props: DashboardStackProps) -> None:
         super().__init__(scope, props.context)
         msk = self.read_upstream(MskOutputs)
+        alarm_topic = self.read_upstream(NetworkOutputs).string(NetworkOutputs.ALARM_TOPIC_ARN)
         settings, lambdas = props.dashboard, props.lambdas
         cluster_arn = msk.string(MskOutputs.CLUSTER_ARN)
         arns = KafkaArns(
@@ -203,6 +212,16 @@ class DashboardStack(PlatformStack):
             ),
         )
 
+        # Batches the consumer still fails after Lambda's retries (at most 10 with a
+        # destination): described here, so a bad batch cannot hold its partition forever.
+        consumer_failures_name = self.name("consumer-failures")
+        consumer_failures = SqsQueue(
+            self,
+            "consumer-failures",
+            name=consumer_failures_name,
+            message_retention_seconds=1_209_600,
+            sqs_managed_sse_enabled=True,
+        )
         consumer = PythonFunction(
             self,
             "consumer",
@@ -225,6 +244,12 @@ class DashboardStack(PlatformStack):
                         "PostToConnections", ("execute-api:ManageConnections",), (connections_arn,)
                     ),
                     Allow("InvokeBroadcaster", ("lambda:InvokeFunction",), (broadcaster.arn,)),
+                    # Lambda sends failed-batch records with the function's role.
+                    Allow(
+                        "KeepFailedBatches",
+                        ("sqs:SendMessage",),
+                        (self.arn("sqs", consumer_failures_name),),
+                    ),
                     Allow(
                         "EventSourceCluster",
                         (
@@ -274,10 +299,13 @@ class DashboardStack(PlatformStack):
             amazon_managed_kafka_event_source_config={
                 "consumer_group_id": settings.consumer_group_id,
             },
+            destination_config={"on_failure": {"destination_arn": consumer_failures.arn}},
             depends_on=[consumer.function],
         )
 
-        page_url = self._dashboard_page(props, websocket_url)
+        page_url, page_api_id = self._dashboard_page(props, websocket_url)
+        self._alarms(props, alarm_topic, api.id, page_api_id, consumer_failures_name)
+        self._operator_dashboard(props, api.id, page_api_id)
 
         out = DashboardOutputs
         self.export(out.DASHBOARD_URL, page_url)
@@ -288,7 +316,7 @@ class DashboardStack(PlatformStack):
         self.export(out.WEBSOCKET_FUNCTION_NAMES, [f.function_name for f in websocket_functions])
         self.check_contract()
 
-    def _dashboard_page(self, props: DashboardStackProps, websocket_url: str) -> str:
+    def _dashboard_page(self, props: DashboardStackProps, websocket_url: str) -> tuple[str, str]:
         """The live web page: an HTTP API whose every GET is answered by a small Lambda.
 
         Served by Lambda rather than S3 and CloudFront: the page is three small files and
@@ -351,7 +379,7 @@ class DashboardStack(PlatformStack):
             principal="apigateway.amazonaws.com",
             source_arn=f"{api.execution_arn}/*/$default",
         )
-        return f"{api.api_endpoint}/"
+        return f"{api.api_endpoint}/", api.id
 
     def _access_log(
         self, api: str, fields: dict[str, str], settings: DashboardSettings
@@ -390,3 +418,199 @@ class DashboardStack(PlatformStack):
                 depends_on=[attachment],
             )
         ]
+
+    def _alarms(
+        self,
+        props: DashboardStackProps,
+        topic_arn: str,
+        websocket_api_id: str,
+        page_api_id: str,
+        consumer_failures_name: str,
+    ) -> None:
+        alarms, stage = props.alarms, props.dashboard.stage_name
+        for function in (*FUNCTIONS, "broadcaster"):
+            self.watch_function(self.name(function), topic_arn, alarms)
+        common = AlarmSchedule(
+            period_seconds=alarms.period_seconds,
+            evaluation_periods=alarms.evaluation_periods,
+            topic_arn=topic_arn,
+        )
+        consumer = self.name("consumer")
+        specs = [
+            (
+                "consumer-lag",
+                MetricAlarmProps(
+                    name=f"{consumer}-offset-lag",
+                    description=(
+                        f"The dashboard consumer is {alarms.consumer_offset_lag:,} or more "
+                        "records behind the topic (runbook: consumer lag)"
+                    ),
+                    namespace="AWS/Lambda",
+                    metric="OffsetLag",
+                    dimensions={"FunctionName": consumer},
+                    statistic="Maximum",
+                    comparison="GreaterThanOrEqualToThreshold",
+                    threshold=alarms.consumer_offset_lag,
+                    **common,
+                ),
+            ),
+            (
+                "consumer-failures-waiting",
+                MetricAlarmProps(
+                    name=f"{consumer_failures_name}-not-empty",
+                    description=(
+                        "Batches the consumer failed after its retries were skipped and "
+                        "described in its on-failure queue (runbook: consumer on-failure queue)"
+                    ),
+                    namespace="AWS/SQS",
+                    metric="ApproximateNumberOfMessagesVisible",
+                    dimensions={"QueueName": consumer_failures_name},
+                    statistic="Maximum",
+                    comparison="GreaterThanOrEqualToThreshold",
+                    threshold=1,
+                    **common,
+                ),
+            ),
+            (
+                "page-api-5xx",
+                MetricAlarmProps(
+                    name=f"{self.name('dashboard')}-5xx",
+                    description="The dashboard page's HTTP API answered 5xx (runbook: API errors)",
+                    namespace="AWS/ApiGateway",
+                    metric="5xx",
+                    dimensions={"ApiId": page_api_id, "Stage": "$default"},
+                    statistic="Sum",
+                    comparison="GreaterThanOrEqualToThreshold",
+                    threshold=alarms.api_errors,
+                    **common,
+                ),
+            ),
+        ]
+        for metric in ("IntegrationError", "ExecutionError"):
+            specs.append(
+                (
+                    f"websocket-{metric.lower()}",
+                    MetricAlarmProps(
+                        name=f"{self.name('live')}-{metric.lower()}",
+                        description=(
+                            f"The WebSocket API's {metric}s: routes failing (runbook: API errors)"
+                        ),
+                        namespace="AWS/ApiGateway",
+                        metric=metric,
+                        dimensions={"ApiId": websocket_api_id, "Stage": stage},
+                        statistic="Sum",
+                        comparison="GreaterThanOrEqualToThreshold",
+                        threshold=alarms.api_errors,
+                        **common,
+                    ),
+                )
+            )
+        for construct_id, alarm in specs:
+            MetricAlarm(self, construct_id, alarm)
+
+    def _operator_dashboard(
+        self, props: DashboardStackProps, websocket_api_id: str, page_api_id: str
+    ) -> None:
+        """One CloudWatch dashboard for operators: the flow end to end, lag, errors.
+
+        Metrics of other stacks' resources are found by SEARCH over this environment's name
+        prefix, never by names read from another stack.
+        """
+        prefix = self.context.name_prefix
+        region = self.context.region
+        period = props.alarms.period_seconds
+
+        def search(namespace: str, metric: str, statistic: str = "Sum") -> dict[str, str]:
+            query = f'{{{namespace}}} MetricName="{metric}" "{prefix}-"'
+            return {"expression": f"SEARCH('{query}', '{statistic}', {period})"}
+
+        def widget(title: str, x: int, y: int, metrics: list[object]) -> dict[str, object]:
+            return {
+                "type": "metric",
+                "x": x,
+                "y": y,
+                "width": 12,
+                "height": 6,
+                "properties": {
+                    "title": title,
+                    "region": region,
+                    "view": "timeSeries",
+                    "stat": "Sum",
+                    "period": period,
+                    "metrics": metrics,
+                },
+            }
+
+        consumer = self.name("consumer")
+        body = {
+            "widgets": [
+                widget(
+                    "Events: generated, published, broadcast (handler metrics)",
+                    0,
+                    0,
+                    [
+                        [search(f"{METRICS_NAMESPACE},service", name)]
+                        for name in ("EventsGenerated", "EventsPublished", "EventsBroadcast")
+                    ],
+                ),
+                widget(
+                    "Records delivered to S3 (Firehose)",
+                    12,
+                    0,
+                    [[search("AWS/Firehose,DeliveryStreamName", "DeliveryToS3.Records")]],
+                ),
+                widget(
+                    "Consumer lag (records behind the topic)",
+                    0,
+                    6,
+                    [["AWS/Lambda", "OffsetLag", "FunctionName", consumer, {"stat": "Maximum"}]],
+                ),
+                widget(
+                    "Function errors and throttles",
+                    12,
+                    6,
+                    [
+                        [search("AWS/Lambda,FunctionName", "Errors")],
+                        [search("AWS/Lambda,FunctionName", "Throttles")],
+                    ],
+                ),
+                widget(
+                    "Dashboard connections: opened, and held (consumer's count)",
+                    0,
+                    12,
+                    [
+                        [
+                            "AWS/ApiGateway",
+                            "ConnectCount",
+                            "ApiId",
+                            websocket_api_id,
+                            "Stage",
+                            props.dashboard.stage_name,
+                        ],
+                        [search(f"{METRICS_NAMESPACE},service", "OpenConnections", "Maximum")],
+                    ],
+                ),
+                widget(
+                    "API errors",
+                    12,
+                    12,
+                    [
+                        ["AWS/ApiGateway", "5xx", "ApiId", page_api_id, "Stage", "$default"],
+                        [
+                            "AWS/ApiGateway",
+                            "IntegrationError",
+                            "ApiId",
+                            websocket_api_id,
+                            "Stage",
+                            props.dashboard.stage_name,
+                        ],
+                    ],
+                ),
+            ]
+        }
+        CloudwatchDashboard(
+            self,
+            "operator-dashboard",
+            dashboard_name=self.name("operations"),
+            dashboard_body=json.dumps(body),
+        )

@@ -6,7 +6,7 @@ topic --Firehose MSK source (private connectivity)--> s3://<data bucket>/telemet
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
@@ -17,10 +17,11 @@ from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from constructs import Construct
 
+from modules.alarms import AlarmSchedule, MetricAlarm, MetricAlarmProps
 from modules.iam import Allow
 from modules.lambda_function import PythonFunction, PythonFunctionProps
 from modules.msk_to_s3_delivery import MskToS3Delivery, MskToS3DeliveryProps
-from platform_config.model import FirehoseSettings, LambdaSettings
+from platform_config.model import AlarmSettings, FirehoseSettings, LambdaSettings
 
 from .base import PlatformStack, StackContext
 from .outputs import DataGenOutputs, DataLakeOutputs, MskOutputs, NetworkOutputs
@@ -41,6 +42,7 @@ class DataGenStackProps:
     context: StackContext
     lambdas: LambdaSettings
     firehose: FirehoseSettings
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
 
 
 class DataGenStack(PlatformStack):
@@ -173,9 +175,76 @@ class DataGenStack(PlatformStack):
             ),
         )
 
+        self._alarms(props, network.string(NetworkOutputs.ALARM_TOPIC_ARN), failures_name)
+
         out = DataGenOutputs
         self.export(out.GENERATOR_FUNCTION, generator.function_name)
         self.export(out.PRODUCER_FUNCTION, producer.function_name)
         self.export(out.PRODUCER_FAILURE_QUEUE_URL, failures.url)
         self.export(out.DELIVERY_STREAM, delivery.stream.name)
         self.check_contract()
+
+    def _alarms(self, props: DataGenStackProps, topic_arn: str, failures_name: str) -> None:
+        alarms = props.alarms
+        for function in ("generator", "producer"):
+            self.watch_function(self.name(function), topic_arn, alarms)
+        stream = self.name("telemetry-to-s3")
+        common = AlarmSchedule(
+            period_seconds=alarms.period_seconds,
+            evaluation_periods=alarms.evaluation_periods,
+            topic_arn=topic_arn,
+        )
+        for construct_id, props_ in (
+            (
+                "failures-waiting",
+                MetricAlarmProps(
+                    name=f"{failures_name}-not-empty",
+                    description=(
+                        "Producer invocations failed after Lambda's retries and wait in the "
+                        "on-failure queue (runbook: producer on-failure queue)"
+                    ),
+                    namespace="AWS/SQS",
+                    metric="ApproximateNumberOfMessagesVisible",
+                    dimensions={"QueueName": failures_name},
+                    statistic="Maximum",
+                    comparison="GreaterThanOrEqualToThreshold",
+                    threshold=1,
+                    **common,
+                ),
+            ),
+            (
+                "delivery-stale",
+                MetricAlarmProps(
+                    name=f"{stream}-freshness",
+                    description=(
+                        f"Firehose's oldest undelivered record is older than "
+                        f"{alarms.delivery_freshness_seconds} s (runbook: Firehose delivery)"
+                    ),
+                    namespace="AWS/Firehose",
+                    metric="DeliveryToS3.DataFreshness",
+                    dimensions={"DeliveryStreamName": stream},
+                    statistic="Maximum",
+                    comparison="GreaterThanOrEqualToThreshold",
+                    threshold=alarms.delivery_freshness_seconds,
+                    **common,
+                ),
+            ),
+            (
+                "delivery-failing",
+                MetricAlarmProps(
+                    name=f"{stream}-success",
+                    description=(
+                        f"Under {alarms.delivery_success_ratio:.0%} of Firehose's S3 puts "
+                        "succeeded (runbook: Firehose delivery)"
+                    ),
+                    namespace="AWS/Firehose",
+                    metric="DeliveryToS3.Success",
+                    dimensions={"DeliveryStreamName": stream},
+                    statistic="Average",
+                    comparison="LessThanThreshold",
+                    threshold=alarms.delivery_success_ratio,
+                    **common,
+                ),
+            ),
+        ):
+            MetricAlarm(self, construct_id, props_)

@@ -8,7 +8,7 @@ downstream stack (Firehose, the event source mapping) reads it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
@@ -20,11 +20,12 @@ from cdktf_cdktf_provider_aws.msk_cluster_policy import MskClusterPolicy
 from cdktf_cdktf_provider_aws.msk_configuration import MskConfiguration
 from constructs import Construct
 
+from modules.alarms import MetricAlarm, MetricAlarmProps
 from modules.deploy_time_invocation import DeployTimeInvocation, DeployTimeInvocationProps
 from modules.iam import Allow
 from modules.lambda_function import PythonFunctionProps
 from modules.secure_bucket import Lifecycle, SecureBucket, SecureBucketProps
-from platform_config.model import LambdaSettings, MskSettings
+from platform_config.model import AlarmSettings, LambdaSettings, MskSettings
 
 from .base import PlatformStack, StackContext
 from .kafka_arns import KafkaArns
@@ -40,6 +41,7 @@ class MskStackProps:
     lambdas: LambdaSettings
     topic_name: str
     force_destroy_buckets: bool
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
 
     def __post_init__(self) -> None:
         if not self.topic_name:
@@ -206,6 +208,13 @@ class MskStack(PlatformStack):
             ),
         )
 
+        self._broker_alarms(
+            cluster_name,
+            settings.broker_count,
+            network.string(NetworkOutputs.ALARM_TOPIC_ARN),
+            props,
+        )
+
         out = MskOutputs
         self.export(out.CLUSTER_ARN, cluster.arn)
         self.export(out.CLUSTER_NAME, cluster.cluster_name)
@@ -214,6 +223,37 @@ class MskStack(PlatformStack):
         self.export(out.TOPIC_NAME, props.topic_name)
         self.export(out.TOPIC_ARN, arns.topic(props.topic_name))
         self.check_contract()
+
+    def _broker_alarms(
+        self, cluster_name: str, brokers: int, topic_arn: str, props: MskStackProps
+    ) -> None:
+        """Each broker's data disk and CPU (MSK publishes them per broker, 1-based ids)."""
+        alarms = props.alarms
+        for broker in range(1, brokers + 1):
+            for metric, statistic, threshold, what in (
+                ("KafkaDataLogsDiskUsed", "Maximum", alarms.broker_disk_used_percent, "disk"),
+                ("CpuUser", "Average", alarms.broker_cpu_percent, "cpu"),
+            ):
+                MetricAlarm(
+                    self,
+                    f"broker-{broker}-{what}",
+                    MetricAlarmProps(
+                        name=f"{cluster_name}-broker-{broker}-{what}",
+                        description=(
+                            f"MSK broker {broker}: {metric} at or above {threshold}% "
+                            f"(runbook: MSK broker {what})"
+                        ),
+                        namespace="AWS/Kafka",
+                        metric=metric,
+                        dimensions={"Cluster Name": cluster_name, "Broker ID": str(broker)},
+                        statistic=statistic,
+                        comparison="GreaterThanOrEqualToThreshold",
+                        threshold=threshold,
+                        period_seconds=alarms.period_seconds,
+                        evaluation_periods=alarms.evaluation_periods,
+                        topic_arn=topic_arn,
+                    ),
+                )
 
     def _log_delivery_statements(self) -> tuple[DataAwsIamPolicyDocumentStatement, ...]:
         # MSK delivers broker logs through CloudWatch vended log delivery. Granting it here

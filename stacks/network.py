@@ -10,6 +10,7 @@ from cdktf_cdktf_provider_aws.flow_log import FlowLog
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup
+from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import (
     VpcSecurityGroupIngressRule,
@@ -129,6 +130,11 @@ class NetworkStack(PlatformStack):
         self.export(out.PUBLIC_SUBNET_IDS, [s.id for s in net.public_subnets])
         self.export(out.MSK_SECURITY_GROUP_ID, msk_group.id)
         self.export(out.LAMBDA_SECURITY_GROUP_ID, lambda_group.id)
+        # Every stack's alarms notify this one topic. Not encrypted with the AWS-managed SNS
+        # key: CloudWatch alarms cannot publish to a topic under that key (its policy does
+        # not admit them); the messages hold alarm names and states only.
+        alarms = SnsTopic(self, "alarms", name=self.name("alarms"))
+        self.export(out.ALARM_TOPIC_ARN, alarms.arn)
         self.check_contract()
 
     def _restrict_default_security_group(self, vpc_id: str) -> None:

@@ -45,6 +45,11 @@ class NetworkOutputs(OutputContract):
         "Security group for Lambdas that talk to MSK; attach it to your own functions to "
         "reach the brokers.",
     )
+    ALARM_TOPIC_ARN = Output(
+        "alarm_topic_arn",
+        "SNS topic every platform alarm notifies (in alarm and back to OK); subscribe your "
+        "pager or chat to it.",
+    )
 
 
 class MskOutputs(OutputContract):

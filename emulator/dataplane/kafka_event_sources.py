@@ -13,8 +13,9 @@ SASL/OAUTHBEARER with a token signed by the *function's execution role*, so the 
   lists), after at most the batching window (500 ms by default for Kafka);
 * commits the offsets to the consumer group only after the invocation succeeded; a failed
   batch is read again and retried with back-off, as Lambda retries MSK batches (until the
-  mapping's ``MaximumRetryAttempts`` if set, then the on-failure destination, if any, gets
-  the batch's description and the poller moves on);
+  mapping's ``MaximumRetryAttempts`` if set, or 10 when the mapping has an on-failure
+  destination and no limit, as Lambda does; then the destination, if any, gets the batch's
+  description and the poller moves on);
 * stops when the mapping is disabled or deleted.
 
 Difference from Lambda: the poller assigns itself every partition and commits offsets under
@@ -138,6 +139,9 @@ class ClusterAccess:
 Invoke = Callable[[str, bytes], tuple[bytes, str | None]]  # function ARN, payload -> result
 RoleCredentials = Callable[[str], Credentials]  # role ARN -> credentials
 Deliver = Callable[[str, str], None]  # destination ARN, JSON record
+# With an on-failure destination and no retry limit of its own, Lambda retries a Kafka
+# batch at most this many times (AWS Lambda developer guide, Kafka on-failure destinations).
+DESTINATION_RETRY_LIMIT = 10
 
 
 @dataclass
@@ -268,6 +272,9 @@ class _Poller(WorkerThread):
         payload, error = self.invoke(self.esm.function_arn, json.dumps(event).encode())
         self.status.invocations += 1
         limit = self.esm.max_retry_attempts
+        if limit in (None, -1) and self._destination():
+            # Lambda: infinite retries with an on-failure destination become at most 10.
+            limit = DESTINATION_RETRY_LIMIT
         exhausted = error is not None and limit is not None and retries >= int(limit)
         if error is None or exhausted:
             if exhausted:
@@ -289,12 +296,14 @@ class _Poller(WorkerThread):
             consumer.seek(tp, records[0].offset)  # the same batch again
         return False
 
+    def _destination(self) -> str | None:
+        found = ((self.esm.destination_config or {}).get("OnFailure") or {}).get("Destination")
+        return str(found) if found else None
+
     def _on_failure(
         self, batch: dict[TopicPartition, list[Any]], payload: bytes, error: str | None, count: int
     ) -> None:
-        destination = ((self.esm.destination_config or {}).get("OnFailure") or {}).get(
-            "Destination"
-        )
+        destination = self._destination()
         if not destination:
             log.warning("mapping %s: batch dropped after %d attempts", self.esm.uuid, count)
             return

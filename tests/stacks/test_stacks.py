@@ -45,7 +45,7 @@ def test_downstream_stacks_read_upstream_only_through_remote_state(synth: Synthe
         "msk": {"upstream-network"},
         "data-lake": set(),
         "data-gen": {"upstream-network", "upstream-msk", "upstream-data-lake"},
-        "dashboard": {"upstream-msk"},
+        "dashboard": {"upstream-network", "upstream-msk"},
     }
     for name, upstreams in expected.items():
         remote = synth.stack(name).get("data", {}).get("terraform_remote_state", {})
@@ -64,7 +64,7 @@ def test_stack_dependencies_give_deploy_its_order(synth: Synthesized) -> None:
         "msk": {"network"},
         "data-lake": set(),
         "data-gen": {"network", "msk", "data-lake"},
-        "dashboard": {"msk"},
+        "dashboard": {"network", "msk"},
     }
 
 
@@ -494,3 +494,98 @@ def test_an_account_that_manages_its_api_gateway_role_keeps_it(tmp_path_factory)
     document = json.loads(CdktfTesting.synth(stack))
     assert "aws_api_gateway_account" not in document["resource"]
     assert "depends_on" not in document["resource"]["aws_apigatewayv2_stage"]["stage"]
+
+
+def alarms_of(synth: Synthesized, stack: str) -> dict[str, dict[str, object]]:
+    return {
+        str(a["alarm_name"]): a
+        for a in synth.resources(stack, "aws_cloudwatch_metric_alarm").values()
+    }
+
+
+def test_every_alarm_notifies_the_one_alarm_topic_in_alarm_and_when_ok(synth: Synthesized) -> None:
+    topic = synth.one("network", "aws_sns_topic")
+    assert topic["name"] == "acme-data-dev-alarms"
+    assert "alarm_topic_arn" in synth.stack("network")["output"]
+    count = 0
+    for stack in ("msk", "data-gen", "dashboard"):
+        for alarm in alarms_of(synth, stack).values():
+            count += 1
+            reads = "${data.terraform_remote_state.upstream-network.outputs.alarm_topic_arn}"
+            assert alarm["alarm_actions"] == [reads] == alarm["ok_actions"], alarm["alarm_name"]
+            assert "runbook:" in str(alarm["alarm_description"])
+    assert count == 6 + 7 + 17
+
+
+def test_each_function_alarms_on_errors_and_throttles(synth: Synthesized) -> None:
+    functions = {
+        "data-gen": ("generator", "producer"),
+        "dashboard": (
+            "ws-connect",
+            "ws-disconnect",
+            "ws-default",
+            "dashboard-page",
+            "consumer",
+            "broadcaster",
+        ),
+    }
+    for stack, names in functions.items():
+        alarms = alarms_of(synth, stack)
+        for name in names:
+            for metric in ("errors", "throttles"):
+                alarm = alarms[f"acme-data-dev-{name}-{metric}"]
+                assert alarm["namespace"] == "AWS/Lambda"
+                assert alarm["dimensions"] == {"FunctionName": f"acme-data-dev-{name}"}
+                assert alarm["threshold"] == 1 and alarm["statistic"] == "Sum"
+
+
+def test_platform_alarms_watch_lag_delivery_brokers_queues_and_apis(synth: Synthesized) -> None:
+    gen, dash, msk = (alarms_of(synth, s) for s in ("data-gen", "dashboard", "msk"))
+    lag = dash["acme-data-dev-consumer-offset-lag"]
+    assert (lag["metric_name"], lag["threshold"]) == ("OffsetLag", 10_000)
+    assert gen["acme-data-dev-producer-failures-not-empty"]["threshold"] == 1
+    assert dash["acme-data-dev-consumer-failures-not-empty"]["threshold"] == 1
+    freshness = gen["acme-data-dev-telemetry-to-s3-freshness"]
+    assert (freshness["metric_name"], freshness["threshold"]) == ("DeliveryToS3.DataFreshness", 900)
+    success = gen["acme-data-dev-telemetry-to-s3-success"]
+    assert (success["comparison_operator"], success["threshold"]) == ("LessThanThreshold", 0.99)
+    for broker in (1, 2, 3):
+        disk = msk[f"acme-data-dev-msk-broker-{broker}-disk"]
+        assert disk["dimensions"] == {"Cluster Name": "acme-data-dev-msk", "Broker ID": str(broker)}
+        assert msk[f"acme-data-dev-msk-broker-{broker}-cpu"]["metric_name"] == "CpuUser"
+    assert dash["acme-data-dev-dashboard-5xx"]["metric_name"] == "5xx"
+    assert dash["acme-data-dev-live-integrationerror"]["metric_name"] == "IntegrationError"
+    assert dash["acme-data-dev-live-executionerror"]["metric_name"] == "ExecutionError"
+
+
+def test_a_stuck_batch_cannot_block_its_partition(synth: Synthesized) -> None:
+    mapping = synth.one("dashboard", "aws_lambda_event_source_mapping")
+    destination = mapping["destination_config"]["on_failure"]["destination_arn"]
+    assert destination == "${aws_sqs_queue.consumer-failures.arn}"
+    queue = synth.one("dashboard", "aws_sqs_queue")
+    assert queue["sqs_managed_sse_enabled"] is True
+
+
+def test_operators_get_one_cloudwatch_dashboard(synth: Synthesized) -> None:
+    board = synth.one("dashboard", "aws_cloudwatch_dashboard")
+    assert board["dashboard_name"] == "acme-data-dev-operations"
+    body = json.loads(board["dashboard_body"])
+    titles = [w["properties"]["title"] for w in body["widgets"]]
+    assert len(titles) == 6
+    text = json.dumps(body)
+    for metric in (
+        "EventsGenerated",
+        "EventsPublished",
+        "EventsBroadcast",
+        "DeliveryToS3.Records",
+        "OffsetLag",
+        "Errors",
+        "ConnectCount",
+        "OpenConnections",
+    ):
+        assert metric in text, metric
+
+
+def test_prod_alarms_look_sooner(tmp_path_factory) -> None:
+    config = load_config({"ACME_ENV": "prod"})
+    assert (config.alarms.period_seconds, config.alarms.evaluation_periods) == (60, 2)
