@@ -74,6 +74,8 @@ class RuntimeSettings:
 
     log_retention_days: int
     log_group_arn_prefix: str  # arn:<partition>:logs:<region>:<account>:log-group:
+    # Namespace of the handlers' own metrics (Powertools' POWERTOOLS_METRICS_NAMESPACE).
+    metrics_namespace: str | None = None
 
     def __post_init__(self) -> None:
         if self.log_retention_days < 1:
@@ -156,6 +158,9 @@ class PythonFunction(Construct):
             role=self.role.id,
             policy=policy_document(self, "permissions", statements),
         )
+        environment = dict(props.environment)
+        if props.settings.metrics_namespace:
+            environment.setdefault("POWERTOOLS_METRICS_NAMESPACE", props.settings.metrics_namespace)
         self.function = LambdaFunction(
             self,
             "function",
@@ -170,9 +175,7 @@ class PythonFunction(Construct):
             memory_size=props.memory_mb,
             timeout=props.timeout_seconds,
             reserved_concurrent_executions=props.reserved_concurrency,
-            environment=LambdaFunctionEnvironment(variables=dict(props.environment))
-            if props.environment
-            else None,
+            environment=LambdaFunctionEnvironment(variables=environment) if environment else None,
             vpc_config=LambdaFunctionVpcConfig(
                 subnet_ids=list(props.subnet_ids),
                 security_group_ids=list(props.security_group_ids),

@@ -47,6 +47,10 @@ EMULATED_SERVICES = (
     "events", "firehose", "glue", "iam", "kafka", "kms", "lambda_", "s3", "sns", "sqs", "sts",
 )  # fmt: skip
 
+# The handlers' own metrics (Powertools Metrics, embedded metric format): one namespace,
+# set on every function and read by the operator dashboard.
+METRICS_NAMESPACE = "AcmeTelemetry"
+
 # Emulator credentials: moto accepts any key; these never reach AWS.
 EMULATOR_ACCESS_KEY = "testing"
 EMULATOR_SECRET_KEY = "testing"
@@ -119,6 +123,7 @@ class PlatformStack(TerraformStack):
         return RuntimeSettings(
             log_retention_days=lambdas.log_retention_days,
             log_group_arn_prefix=self.arn("logs", "log-group:"),
+            metrics_namespace=METRICS_NAMESPACE,
         )
 
     def watch_function(self, function_name: str, topic_arn: str, alarms: AlarmSettings) -> None:

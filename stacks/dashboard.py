@@ -33,7 +33,7 @@ from modules.lambda_function import PythonFunction, PythonFunctionProps
 from modules.websocket_route import WebSocketRoute, WebSocketRouteProps
 from platform_config.model import AlarmSettings, DashboardSettings, LambdaSettings
 
-from .base import PlatformStack, StackContext
+from .base import METRICS_NAMESPACE, PlatformStack, StackContext
 from .kafka_arns import KafkaArns
 from .outputs import DashboardOutputs, MskOutputs, NetworkOutputs
 
@@ -66,8 +66,6 @@ HTTP_ACCESS_LOG = {
     "responseLength": "$context.responseLength",
     "error": "$context.error.message",
 }
-# The handlers' own metrics (Powertools Metrics, embedded metric format), one namespace.
-METRICS_NAMESPACE = "AcmeTelemetry"
 # The dashboard stack's functions, by the short names their resources use.
 FUNCTIONS = ("ws-connect", "ws-disconnect", "ws-default", "dashboard-page", "consumer")
 # AWS's managed policy for API Gateway's account-level CloudWatch role.

@@ -19,6 +19,9 @@ STACK_NAMES = tuple(contract.stack_name for contract in ALL_CONTRACTS)
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
+# What the stacks set on every function (read when a handler module is imported): the
+# namespace of the handlers' Powertools metrics.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AcmeTelemetry")
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from connections import callback_url, connections_table, dynamodb_client, remove_connection
 from websocket_posts import ConnectionPoster, broadcast, poster_for
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-broadcaster")
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-broadcaster"
+logger = Logger(service=SERVICE)
+# Embedded metric format on stdout; the namespace comes from POWERTOOLS_METRICS_NAMESPACE.
+metrics = Metrics(service=SERVICE)
 
 # One invocation's slice; the consumer's slices are far smaller (BROADCAST_SLICE_SIZE).
 MAX_CONNECTIONS: Final = 10_000
@@ -95,9 +99,17 @@ class _LazyDynamoDB:
         return dynamodb_client().delete_item(**kwargs)
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, int]:
     request = parse_request(event)
     table = connections_table(os.environ)
     poster = poster_for(callback_url(os.environ))
-    return run(request, poster, _LazyDynamoDB(), table)
+    result = run(request, poster, _LazyDynamoDB(), table)
+    for name, key in (
+        ("MessagesDelivered", "delivered"),
+        ("StaleConnectionsRemoved", "stale_removed"),
+        ("DeliveryFailures", "failed"),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=result.get(key, 0))
+    return result

@@ -68,7 +68,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import KafkaEvent
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
 from connections import callback_url, connections_table, remove_connection
@@ -77,7 +78,10 @@ from settings import int_setting
 from telemetry_contract import load_contract, value_type_error
 from websocket_posts import BroadcastResult, broadcast, poster_for
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-consumer")
+SERVICE: Final = os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-consumer"
+logger = Logger(service=SERVICE)
+# Embedded metric format on stdout; the namespace comes from POWERTOOLS_METRICS_NAMESPACE.
+metrics = Metrics(service=SERVICE)
 
 # What a live dashboard shows. Personal data (ip_address, customer_id, device_id,
 # session_id) is deliberately absent. Every name must exist in the contract.
@@ -124,6 +128,18 @@ SUMMARY_COUNTS: Final = (
 # Titles with the most watch time that a summary names (the deployed batch size is 100, so
 # a batch's summary names every title it watched).
 TOP_TITLES: Final = 100
+
+
+# Metric name -> key of process()'s result, published once per batch.
+BATCH_METRICS: Final = (
+    ("RecordsMalformed", "malformed"),
+    ("EventsRejected", "rejected"),
+    ("EventsBroadcast", "broadcast_events"),
+    ("MessagesDelivered", "delivered"),
+    ("StaleConnectionsRemoved", "stale_removed"),
+    ("DeliveryFailures", "failed"),
+    ("OpenConnections", "connections"),
+)
 
 
 class MalformedRecord(ValueError):
@@ -449,6 +465,8 @@ def process(
         "malformed": batch.malformed,
         "rejected": batch.rejected,
         "dropped_for_size": fitted.dropped,
+        # Events of the batch that reached at least one browser (through its summary).
+        "broadcast_events": len(batch.events) if result.delivered else 0,
         **result.counts(),
         "broadcasters": broadcasters,
     }
@@ -472,6 +490,7 @@ def _boto3_client(service: str, max_pool_connections: int = 10, read_timeout: in
     return boto3.client(service, config=config)
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, int]:
     settings = ConsumerSettings.from_env(os.environ)
@@ -495,4 +514,6 @@ def lambda_handler(event: Any, context: Any) -> dict[str, int]:
         slice_size=settings.slice_size,
     )
     logger.info("batch broadcast", extra=result)
+    for name, key in BATCH_METRICS:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=result[key])
     return result

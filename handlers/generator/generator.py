@@ -33,11 +33,16 @@ from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import Any, Final
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from settings import SettingsError, int_setting
 from telemetry_contract import load_contract
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-generator")
+SERVICE: Final = os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-generator"
+logger = Logger(service=SERVICE)
+# Embedded metric format on stdout; the namespace comes from POWERTOOLS_METRICS_NAMESPACE,
+# which the stacks set on every function.
+metrics = Metrics(service=SERVICE)
 
 DEFAULT_BATCH_SIZE: Final = 1000
 MAX_BATCH_SIZE: Final = 100_000
@@ -375,7 +380,10 @@ def run(
     return result
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, int]:
     settings = GeneratorSettings.from_env(os.environ)
-    return run(settings, _lambda_client(), random.Random())
+    result = run(settings, _lambda_client(), random.Random())
+    metrics.add_metric(name="EventsGenerated", unit=MetricUnit.Count, value=result["generated"])
+    return result

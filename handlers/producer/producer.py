@@ -44,11 +44,15 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from settings import SettingsError
 from telemetry_contract import ContractViolation, TelemetryContract, load_contract
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-producer")
+SERVICE: Final = os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-producer"
+logger = Logger(service=SERVICE)
+# Embedded metric format on stdout; the namespace comes from POWERTOOLS_METRICS_NAMESPACE.
+metrics = Metrics(service=SERVICE)
 
 # Time kept back from the Lambda deadline to raise a clear error and log it.
 SAFETY_MARGIN_MS: Final = 3_000
@@ -200,6 +204,7 @@ def discard_producer() -> None:
             sender.join(timeout=2)
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     contract = load_contract()
@@ -217,6 +222,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         # invocation is retried as a whole.
         discard_producer()
         logger.exception("publishing failed", events=len(events), topic=topic)
+        metrics.add_metric(name="PublishFailures", unit=MetricUnit.Count, value=len(events))
         raise
     logger.info("events published", published=published, topic=topic)
+    metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=published)
     return {"published": published, "topic": topic}

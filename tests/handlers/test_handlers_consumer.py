@@ -215,6 +215,7 @@ def test_few_connections_are_posted_by_the_consumer_itself():
         "malformed": 0,
         "rejected": 0,
         "dropped_for_size": 0,
+        "broadcast_events": 30,
         "connections": 3,
         "delivered": 3,
         "stale_removed": 0,
@@ -343,9 +344,25 @@ def create_echo_function() -> str:
 # ------------------------------------------------------------------ the handler
 
 
+def emitted_metrics(stdout: str, namespace: str = "AcmeTelemetry") -> dict[str, float]:
+    """Metric name -> value from the EMF lines a handler printed (one namespace)."""
+    found: dict[str, float] = {}
+    for line in stdout.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            assert directive["Namespace"] == namespace
+            assert ["service"] in directive["Dimensions"]
+            for metric in directive["Metrics"]:
+                value = document[metric["Name"]]
+                found[metric["Name"]] = value[0] if isinstance(value, list) else value
+    return found
+
+
 @pytest.mark.integration
 def test_handler_broadcasts_to_every_connection_and_removes_gone_ones(
-    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
     table = create_connections_table()
     connections = [new_connection_id() for _ in range(25)]
@@ -368,6 +385,7 @@ def test_handler_broadcasts_to_every_connection_and_removes_gone_ones(
         "malformed": 1,
         "rejected": 0,
         "dropped_for_size": 0,
+        "broadcast_events": 40,
         "connections": 25,
         "delivered": 22,
         "stale_removed": 3,
@@ -376,6 +394,16 @@ def test_handler_broadcasts_to_every_connection_and_removes_gone_ones(
     }
     assert set(items(table)) == set(connections) - set(gone)  # gone ones deleted
     assert stats["posts"] == stats["connections"] == 22 and stats["unsigned"] == 0
+    # The invocation printed its metrics in CloudWatch's embedded metric format.
+    assert emitted_metrics(capsys.readouterr().out) == {
+        "RecordsMalformed": 1,
+        "EventsRejected": 0,
+        "EventsBroadcast": 40,
+        "MessagesDelivered": 22,
+        "StaleConnectionsRemoved": 3,
+        "DeliveryFailures": 0,
+        "OpenConnections": 25,
+    }
     assert len(stats["bodies"]) == 1  # every connection got the same message
 
 
@@ -451,6 +479,7 @@ def test_no_connections_means_no_posts(aws_endpoint: str, monkeypatch: pytest.Mo
         "malformed": 0,
         "rejected": 0,
         "dropped_for_size": 0,
+        "broadcast_events": 0,
         "connections": 0,
         "delivered": 0,
         "stale_removed": 0,

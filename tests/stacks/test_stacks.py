@@ -311,7 +311,11 @@ def test_consumer_hands_slices_to_the_broadcaster(synth: Synthesized) -> None:
     assert set(names) >= {"acme-data-dev-broadcaster", "acme-data-dev-consumer"}
     broadcaster_env = broadcaster["environment"]["variables"]
     consumer_env = consumer["environment"]["variables"]
-    assert set(broadcaster_env) == {"CONNECTIONS_TABLE", "WEBSOCKET_CALLBACK_URL"}
+    assert set(broadcaster_env) == {
+        "CONNECTIONS_TABLE",
+        "WEBSOCKET_CALLBACK_URL",
+        "POWERTOOLS_METRICS_NAMESPACE",
+    }
     for name in ("CONNECTIONS_TABLE", "WEBSOCKET_CALLBACK_URL"):
         assert broadcaster_env[name] == consumer_env[name]
     assert re.fullmatch(
@@ -589,3 +593,14 @@ def test_operators_get_one_cloudwatch_dashboard(synth: Synthesized) -> None:
 def test_prod_alarms_look_sooner(tmp_path_factory) -> None:
     config = load_config({"ACME_ENV": "prod"})
     assert (config.alarms.period_seconds, config.alarms.evaluation_periods) == (60, 2)
+
+
+def test_every_function_publishes_its_metrics_under_the_one_namespace(synth: Synthesized) -> None:
+    from stacks.base import METRICS_NAMESPACE
+
+    for stack in ("msk", "data-gen", "dashboard"):
+        for function in synth.resources(stack, "aws_lambda_function").values():
+            variables = function["environment"]["variables"]
+            assert variables["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE
+    board = json.loads(synth.one("dashboard", "aws_cloudwatch_dashboard")["dashboard_body"])
+    assert f"{{{METRICS_NAMESPACE},service}}" in json.dumps(board)
