@@ -61,6 +61,8 @@ def handler_environment(**extra: str) -> Iterator[None]:
             "AWS_DEFAULT_REGION": "eu-west-1",
             "AWS_EC2_METADATA_DISABLED": "true",
             "LOG_LEVEL": "WARNING",  # one INFO line per invocation would flood the output
+            # As the stacks set it; the metric lines go to stdout like on Lambda.
+            "POWERTOOLS_METRICS_NAMESPACE": "AcmeTelemetry",
             **extra,
         }
     )
