@@ -37,6 +37,7 @@ from typing import Any, Final
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from connections import callback_url, connections_table, dynamodb_client, remove_connection
+from settings import require_metrics_namespace
 from websocket_posts import ConnectionPoster, broadcast, poster_for
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-broadcaster"
@@ -102,6 +103,7 @@ class _LazyDynamoDB:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, int]:
+    require_metrics_namespace(os.environ)
     request = parse_request(event)
     table = connections_table(os.environ)
     poster = poster_for(callback_url(os.environ))

@@ -14,6 +14,20 @@ class SettingsError(ValueError):
     """An environment variable of this function is missing or invalid."""
 
 
+METRICS_NAMESPACE_VARIABLE = "POWERTOOLS_METRICS_NAMESPACE"
+
+
+def require_metrics_namespace(environ: Mapping[str, str]) -> None:
+    """Fail before any work when the stack did not set the metrics namespace: Powertools
+    would otherwise fail the invocation at its very end, after its side effects, and a
+    retried invocation would do them twice."""
+    if not environ.get(METRICS_NAMESPACE_VARIABLE, "").strip():
+        raise SettingsError(
+            f"{METRICS_NAMESPACE_VARIABLE} is required (the handlers' metrics namespace, "
+            "set by the stacks on every function)"
+        )
+
+
 def int_setting(
     environ: Mapping[str, str], name: str, default: int, maximum: int | None = None
 ) -> int:

@@ -74,7 +74,7 @@ from aws_lambda_powertools.utilities.data_classes import KafkaEvent
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
 from connections import callback_url, connections_table, remove_connection
 from settings import SettingsError as SettingsError  # what the settings readers raise
-from settings import int_setting
+from settings import int_setting, require_metrics_namespace
 from telemetry_contract import load_contract, value_type_error
 from websocket_posts import BroadcastResult, broadcast, poster_for
 
@@ -493,6 +493,7 @@ def _boto3_client(service: str, max_pool_connections: int = 10, read_timeout: in
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, int]:
+    require_metrics_namespace(os.environ)
     settings = ConsumerSettings.from_env(os.environ)
     dynamodb = _boto3_client("dynamodb")
     poster = poster_for(settings.callback_url)

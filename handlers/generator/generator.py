@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from settings import SettingsError, int_setting
+from settings import SettingsError, int_setting, require_metrics_namespace
 from telemetry_contract import load_contract
 
 SERVICE: Final = os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-generator"
@@ -383,6 +383,7 @@ def run(
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, int]:
+    require_metrics_namespace(os.environ)
     settings = GeneratorSettings.from_env(os.environ)
     result = run(settings, _lambda_client(), random.Random())
     metrics.add_metric(name="EventsGenerated", unit=MetricUnit.Count, value=result["generated"])

@@ -46,7 +46,7 @@ from typing import Any, Final
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from settings import SettingsError
+from settings import SettingsError, require_metrics_namespace
 from telemetry_contract import ContractViolation, TelemetryContract, load_contract
 
 SERVICE: Final = os.environ.get("POWERTOOLS_SERVICE_NAME") or "telemetry-producer"
@@ -207,6 +207,7 @@ def discard_producer() -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    require_metrics_namespace(os.environ)
     contract = load_contract()
     topic = resolve_topic(os.environ, contract)
     events = parse_events(event)

@@ -12,6 +12,7 @@ import telemetry_contract
 from kafka.net.sasl.oauth import AbstractTokenProvider
 from telemetry_contract import ContractViolation, load_contract
 
+from tests.support.lambda_context import FakeLambdaContext
 from tests.support.paths import CONTRACT_PATH
 
 
@@ -237,3 +238,23 @@ def test_token_is_cached_until_shortly_before_expiry():
     now[0] += 2  # 59 s before expiry: refreshed
     assert provider.token() == "token-2"
     assert calls == ["us-east-1", "us-east-1"]
+
+
+def test_a_handler_without_its_metrics_namespace_fails_before_doing_anything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import generator
+
+    monkeypatch.delenv("POWERTOOLS_METRICS_NAMESPACE", raising=False)
+    monkeypatch.setenv("PRODUCER_FUNCTION_NAME", "never-invoked")
+
+    class NoLambda:
+        def invoke(self, **_: object) -> None:
+            raise AssertionError("the generator must not invoke anything")
+
+    import functools
+
+    # Cached like the real one (the fixtures clear the handlers' client caches).
+    monkeypatch.setattr(generator, "_lambda_client", functools.cache(NoLambda))
+    with pytest.raises(Exception, match="POWERTOOLS_METRICS_NAMESPACE is required"):
+        generator.lambda_handler({}, FakeLambdaContext())
