@@ -38,6 +38,10 @@ SUPPORTED_REGIONS: tuple[str, ...] = (
 # 3.5.1 is past its end of support.
 SUPPORTED_KAFKA_VERSIONS: tuple[str, ...] = ("3.7.x", "3.8.x", "3.9.x")
 
+# The handlers' own metrics (Powertools Metrics, embedded metric format): one namespace,
+# set on every function by the stacks and read by the operator dashboard.
+METRICS_NAMESPACE = "AcmeTelemetry"
+
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS: tuple[int, ...] = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,

@@ -32,6 +32,7 @@ from modules.alarms import FunctionAlarms, FunctionAlarmsProps
 from modules.lambda_function import RuntimeSettings
 from modules.lambda_package import LambdaPackage, LambdaPackageProps
 from platform_config.model import (
+    METRICS_NAMESPACE,
     AlarmSettings,
     EmulatorSettings,
     LambdaSettings,
@@ -46,10 +47,6 @@ EMULATED_SERVICES = (
     "apigateway", "apigatewayv2", "athena", "cloudwatch", "cloudwatchlogs", "dynamodb", "ec2",
     "events", "firehose", "glue", "iam", "kafka", "kms", "lambda_", "s3", "sns", "sqs", "sts",
 )  # fmt: skip
-
-# The handlers' own metrics (Powertools Metrics, embedded metric format): one namespace,
-# set on every function and read by the operator dashboard.
-METRICS_NAMESPACE = "AcmeTelemetry"
 
 # Emulator credentials: moto accepts any key; these never reach AWS.
 EMULATOR_ACCESS_KEY = "testing"

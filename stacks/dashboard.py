@@ -31,9 +31,14 @@ from modules.alarms import AlarmSchedule, MetricAlarm, MetricAlarmProps
 from modules.iam import Allow, service_trust_policy
 from modules.lambda_function import PythonFunction, PythonFunctionProps
 from modules.websocket_route import WebSocketRoute, WebSocketRouteProps
-from platform_config.model import AlarmSettings, DashboardSettings, LambdaSettings
+from platform_config.model import (
+    METRICS_NAMESPACE,
+    AlarmSettings,
+    DashboardSettings,
+    LambdaSettings,
+)
 
-from .base import METRICS_NAMESPACE, PlatformStack, StackContext
+from .base import PlatformStack, StackContext
 from .kafka_arns import KafkaArns
 from .outputs import DashboardOutputs, MskOutputs, NetworkOutputs
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import modules  # noqa: F401  # before any cdktf import: lazy provider bindings (fast synth)
+from platform_config.model import METRICS_NAMESPACE
 from stacks.outputs import ALL_CONTRACTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +22,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 # What the stacks set on every function (read when a handler module is imported): the
 # namespace of the handlers' Powertools metrics.
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AcmeTelemetry")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE)
 
 
 @dataclass(frozen=True)

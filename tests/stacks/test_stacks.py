@@ -596,7 +596,7 @@ def test_prod_alarms_look_sooner(tmp_path_factory) -> None:
 
 
 def test_every_function_publishes_its_metrics_under_the_one_namespace(synth: Synthesized) -> None:
-    from stacks.base import METRICS_NAMESPACE
+    from platform_config.model import METRICS_NAMESPACE
 
     for stack in ("msk", "data-gen", "dashboard"):
         for function in synth.resources(stack, "aws_lambda_function").values():

@@ -29,6 +29,7 @@ from emulator.dataplane.lambda_runtime import Credentials, FunctionConfig, Lambd
 from emulator.dataplane.lambda_service import function_config, lambda_backend
 from emulator.dataplane.lambda_site import RuntimeSite
 from emulator.dataplane.supervisor import Supervisor
+from platform_config.model import METRICS_NAMESPACE
 from tests.support.lambda_workers import alive
 
 ACCOUNT = "123456789012"
@@ -227,7 +228,10 @@ def create_function(
         Role=role_arn,
         Handler=handler,
         Code={"ZipFile": code},
-        Environment={"Variables": dict(environment or {})},
+        # What the stacks give every function, and the test's own settings.
+        Environment={
+            "Variables": {"POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE, **(environment or {})}
+        },
         Timeout=timeout,
         MemorySize=256,
     )
@@ -379,6 +383,16 @@ def deploy_consumer(aws: Callable[[str], Any], api: WebSocketApi, table: str) ->
         role,
         {"CONNECTIONS_TABLE": table, "WEBSOCKET_CALLBACK_URL": api.callback_url},
     )
+
+
+def contract_event(**values: Any) -> dict[str, Any]:
+    """An event that keeps the telemetry contract (a value of each field's Glue type; the
+    consumer broadcasts nothing else), with ``values`` set."""
+    from tests.support.paths import CONTRACT_PATH
+
+    typed = {"string": "x", "int": 1, "double": 1.5}
+    fields = json.loads(CONTRACT_PATH.read_text(encoding="utf-8"))["fields"]
+    return {f["name"]: typed[f["type"]] for f in fields} | values
 
 
 def msk_batch(events: list[dict[str, Any]]) -> bytes:

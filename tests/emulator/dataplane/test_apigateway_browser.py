@@ -22,6 +22,7 @@ from tests.support import local_platform
 from tests.support.apigateway import (
     ACCOUNT,
     REGION,
+    contract_event,
     create_connections_table,
     deploy_consumer,
     deploy_dashboard_page,
@@ -84,7 +85,7 @@ def test_the_dashboard_goes_live_and_shows_broadcast_events(
     assert [item["connectionId"]["S"] for item in stored] == gateway.connection_ids(ref)
 
     events = [
-        {"event_id": f"e-{n}", "event_type": "play", "device_type": "tv", "quality": "HD"}
+        contract_event(event_id=f"e-{n}", event_type="start", device_type="tv", quality="HD")
         for n in range(3)
     ]
     payload, error = runtime_invoke(runtime)(consumer, msk_batch(events))

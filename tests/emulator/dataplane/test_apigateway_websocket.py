@@ -32,6 +32,7 @@ from tests.support.apigateway import (
     RECORDER,
     REGION,
     WebSocketApi,
+    contract_event,
     create_connections_table,
     create_function,
     create_role,
@@ -118,7 +119,7 @@ def test_the_consumer_posts_to_the_connection_and_a_gone_one_answers_410(
     consumer = deploy_consumer(aws, dashboard, table)
     # A stale entry: a connection API Gateway no longer has.
     aws("dynamodb").put_item(TableName=table, Item={"connectionId": {"S": "Z29uZS1hbHJlYWR5="}})
-    batch = msk_batch([{"action": "play", "title_id": "t-1"}])
+    batch = msk_batch([contract_event(event_type="start", title_id="t-1")])
     with connect(dashboard.websocket_url, open_timeout=30) as ws:
         connection_id = ping(ws)["connectionId"]
         invoke = runtime_invoke(runtime)
