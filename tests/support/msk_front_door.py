@@ -21,6 +21,7 @@ from botocore.credentials import CredentialProvider, Credentials
 
 from emulator.dataplane.msk_authz import RESPONSE_CLASSES
 from emulator.dataplane.tls import TlsFiles
+from platform_config.model import METRICS_NAMESPACE
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("msk_worker.py")
@@ -74,6 +75,8 @@ def run_worker(
             "TELEMETRY_CONTRACT_PATH": str(ROOT / "contracts" / "telemetry_event.json"),
             "LOG_LEVEL": "WARNING",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # What the stacks set on every function.
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
     )
     if session_token:

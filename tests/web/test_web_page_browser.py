@@ -210,7 +210,13 @@ def test_live_dashboard_in_chromium(
 
         # --- live, with both messages added up
         state = wait_until(
-            lambda: (s := dom(browser))["ignored"] == "3" and s["pong"] != "none yet" and s,
+            # The page draws on the next animation frame: wait for the totals too.
+            lambda: (
+                (s := dom(browser))["ignored"] == "3"
+                and s["pong"] != "none yet"
+                and s["total"] == "30"
+                and s
+            ),
             message="the page to go live and take every scripted message",
         )
         summaries = [json.loads(m)["summary"] for m in batch if m]
