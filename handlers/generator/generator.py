@@ -1,9 +1,12 @@
 """Generator Lambda: synthetic video-streaming telemetry, handed to the producer Lambda.
 
 Runs on a schedule. Builds BATCH_SIZE events with every field of the telemetry contract
-(telemetry_event.json), splits them into payloads {"events": [...]} of at most
-MAX_PAYLOAD_BYTES, and invokes the producer asynchronously (InvocationType="Event") once
-per payload. Every invocation must be accepted (HTTP 202) or the handler raises.
+(telemetry_event.json), made by viewing sessions that start and end within the run (see
+"viewing sessions" below: each session's events are in order, so the producer, keying by
+session_id, keeps them in order in one partition), splits them into payloads
+{"events": [...]} of at most MAX_PAYLOAD_BYTES, and invokes the producer asynchronously
+(InvocationType="Event") once per payload. Every invocation must be accepted (HTTP 202)
+or the handler raises.
 
 Environment variables:
     PRODUCER_FUNCTION_NAME  required; name or ARN of the producer Lambda.
