@@ -52,6 +52,40 @@ def named_queries(database: str, table: str) -> dict[str, tuple[str, str]]:
             f"WHERE event_type = 'start' AND {LAST_7_DAYS}\nGROUP BY device_type\n"
             "ORDER BY sessions DESC;",
         ),
+        # The questions a video team asks. A session's watch_duration_seconds is its watch
+        # time so far, so a session counts its largest; its buffering is the sum over its
+        # events (each event reports its own stalls).
+        "buffering-ratio-by-isp-and-state": (
+            "Share of viewing time spent buffering, by ISP and state, over the last 7 days",
+            "WITH sessions AS (\n"
+            "  SELECT session_id, isp, state,\n"
+            "    sum(buffering_duration_seconds) AS buffering,\n"
+            "    max(watch_duration_seconds) AS watched\n"
+            f"  FROM {source}\n  WHERE {LAST_7_DAYS}\n"
+            "  GROUP BY session_id, isp, state\n)\n"
+            "SELECT isp, state, count(*) AS sessions,\n"
+            "  sum(buffering) / nullif(sum(buffering) + sum(watched), 0) AS buffering_ratio\n"
+            "FROM sessions\nGROUP BY isp, state\n"
+            "ORDER BY buffering_ratio DESC, isp, state;",
+        ),
+        "error-rate-by-app-version-and-device": (
+            "Playback errors per event, by app version and device type, over the last 7 days",
+            "SELECT app_version, device_type, count(*) AS events,\n"
+            "  sum(error_count) AS errors,\n"
+            "  CAST(sum(error_count) AS double) / count(*) AS errors_per_event\n"
+            f"FROM {source}\nWHERE {LAST_7_DAYS}\nGROUP BY app_version, device_type\n"
+            "ORDER BY errors_per_event DESC, app_version, device_type;",
+        ),
+        "completion-rate-by-title-type": (
+            "Share of started sessions that reach the end, by title type, over the last 7 days",
+            "SELECT title_type,\n"
+            "  count_if(event_type = 'start') AS sessions,\n"
+            "  count_if(event_type = 'complete') AS completed,\n"
+            "  CAST(count_if(event_type = 'complete') AS double)\n"
+            "    / nullif(count_if(event_type = 'start'), 0) AS completion_rate\n"
+            f"FROM {source}\nWHERE {LAST_7_DAYS}\nGROUP BY title_type\n"
+            "ORDER BY title_type;",
+        ),
     }
 
 

@@ -1,9 +1,12 @@
 """Generator Lambda: synthetic video-streaming telemetry, handed to the producer Lambda.
 
 Runs on a schedule. Builds BATCH_SIZE events with every field of the telemetry contract
-(telemetry_event.json), splits them into payloads {"events": [...]} of at most
-MAX_PAYLOAD_BYTES, and invokes the producer asynchronously (InvocationType="Event") once
-per payload. Every invocation must be accepted (HTTP 202) or the handler raises.
+(telemetry_event.json), made by viewing sessions that start and end within the run (see
+"viewing sessions" below: each session's events are in order, so the producer, keying by
+session_id, keeps them in order in one partition), splits them into payloads
+{"events": [...]} of at most MAX_PAYLOAD_BYTES, and invokes the producer asynchronously
+(InvocationType="Event") once per payload. Every invocation must be accepted (HTTP 202)
+or the handler raises.
 
 Environment variables:
     PRODUCER_FUNCTION_NAME  required; name or ARN of the producer Lambda.
@@ -23,6 +26,7 @@ Returns {"generated": n, "chunks": k, "invocations_accepted": k}.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import os
 import random
@@ -217,50 +221,298 @@ class _TimestampText:
         return self._text
 
 
-def _field_values(rng: random.Random, timestamp: str) -> dict[str, Any]:
-    """One event's values, in the contract's field order (generate_events checks it)."""
-    draw = rng.random  # int(draw() * n): uniform in 0..n-1 (see above)
-    event_type = EVENT_TYPES.pick(draw())
-    device_type = DEVICE_TYPES.pick(draw())
-    state = US_STATES.pick(draw())
+# ------------------------------------------------------------------ viewing sessions
+#
+# Events come from viewing sessions. A session has one customer, device (type, OS, app
+# version, id), title, quality, network (ISP, connection type, IP address) and place, and
+# plays out as a player would report it:
+#
+#     start (pause (resume | stop) | stop resume)* (stop | complete)
+#
+# A pause ends the session with a stop two times in three, and a stop may be followed by a
+# resume (the viewer stopped and came back), so a stop need not end a session. From playing,
+# each step is a pause with probability 3/9, a stop then resume 2/9, the end 4/9 (complete
+# three times in four, stop otherwise). Per session that is on average 1 start, 0.5 pauses,
+# 0.5 resumes, 0.83 stops and 0.5 completes: the seeds' event-type weights 0.30, 0.15,
+# 0.15, 0.25 and 0.15, in 3.33 events a session.
+_PAUSE: Final = 3 / 9
+_STOP_RESUME: Final = _PAUSE + 2 / 9
+_PAUSE_RESUMES: Final = 1 / 3
+_COMPLETES: Final = 3 / 4
+# Sessions open at once in a run; their events interleave, each session's stay in order.
+CONCURRENT_SESSIONS: Final = 64
+# A session starts from the beginning of its title this often, else where it was left.
+_FROM_THE_BEGINNING: Final = 0.7
+
+# Titles: a fixed catalogue, so a title has one type and one running time everywhere. The
+# types hold the seeds' title-type weights exactly (6,000 movies, 3,000 series episodes and
+# 1,000 documentaries, shuffled); running times in seconds by type.
+TITLE_COUNT: Final = 10_000
+TITLE_SECONDS: Final[Mapping[str, tuple[int, int]]] = {
+    "movie": (80 * 60, 150 * 60),
+    "series": (20 * 60, 60 * 60),
+    "documentary": (40 * 60, 110 * 60),
+}
+# Seconds a stall lasts, by connection type (buffering_duration_seconds is their sum).
+STALL_SECONDS: Final[Mapping[str, tuple[float, float]]] = {
+    "fiber": (0.5, 2.0),
+    "cable": (0.5, 3.0),
+    "wifi": (0.5, 4.0),
+    "dsl": (1.0, 6.0),
+    "mobile": (1.0, 8.0),
+    "satellite": (2.0, 10.0),
+}
+
+
+def _title_catalogue() -> tuple[tuple[str, int], ...]:
+    """(title type, running seconds) of title_00001 .. title_10000 (index 0 is title 1)."""
+    rng = random.Random(14)  # fixed: the same catalogue in every run and every Lambda
+    types = [
+        value
+        for value, weight in zip(TITLE_TYPES.values, TITLE_TYPES.weights, strict=True)
+        for _ in range(round(weight / sum(TITLE_TYPES.weights) * TITLE_COUNT))
+    ]
+    rng.shuffle(types)
+    return tuple((t, rng.randint(*TITLE_SECONDS[t])) for t in types)
+
+
+TITLES: Final = _title_catalogue()
+
+
+def title_of(title_id: str) -> tuple[str, int]:
+    """(title type, running seconds) of a title_id such as "title_00042"."""
+    return TITLES[int(title_id.removeprefix("title_")) - 1]
+
+
+# IPv4 ranges that are not public unicast (IANA special-purpose registry, multicast and
+# reserved space), as (first, last) integers. A session's address is drawn outside them.
+_NOT_PUBLIC: Final = tuple(
+    (int(net.network_address), int(net.broadcast_address))
+    for net in map(
+        ipaddress.IPv4Network,
+        [
+            "0.0.0.0/8",  # "this network"
+            "10.0.0.0/8",  # private
+            "100.64.0.0/10",  # carrier-grade NAT
+            "127.0.0.0/8",  # loopback
+            "169.254.0.0/16",  # link-local
+            "172.16.0.0/12",  # private
+            "192.0.0.0/24",  # IETF protocol assignments
+            "192.0.2.0/24",  # documentation (TEST-NET-1)
+            "192.31.196.0/24",  # AS112
+            "192.52.193.0/24",  # AMT
+            "192.88.99.0/24",  # 6to4 relay anycast
+            "192.168.0.0/16",  # private
+            "192.175.48.0/24",  # AS112 direct delegation
+            "198.18.0.0/15",  # benchmarking
+            "198.51.100.0/24",  # documentation (TEST-NET-2)
+            "203.0.113.0/24",  # documentation (TEST-NET-3)
+            "224.0.0.0/4",  # multicast
+            "240.0.0.0/4",  # reserved, and the broadcast address
+        ],
+    )
+)
+_NOT_PUBLIC_FIRSTS: Final = tuple(first for first, _ in _NOT_PUBLIC)
+
+
+def public_ipv4(draw: Callable[[], float]) -> str:
+    """A uniformly drawn public unicast IPv4 address (dotted quad)."""
+    while True:
+        n = int(draw() * 4_294_967_296)
+        i = bisect(_NOT_PUBLIC_FIRSTS, n) - 1
+        if i < 0 or n > _NOT_PUBLIC[i][1]:
+            return f"{n >> 24}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+
+
+def _session_plan(draw: Callable[[], float]) -> list[str]:
+    """The event types of one session, in order (see the grammar above)."""
+    plan = ["start"]
+    while True:
+        step = draw()
+        if step < _PAUSE:
+            plan.append("pause")
+            if draw() >= _PAUSE_RESUMES:
+                plan.append("stop")
+                return plan
+            plan.append("resume")
+        elif step < _STOP_RESUME:
+            plan.append("stop")
+            plan.append("resume")
+        else:
+            plan.append("complete" if draw() < _COMPLETES else "stop")
+            return plan
+
+
+def _filler_plan(length: int) -> list[str]:
+    """A session of exactly ``length`` (>= 2) events, for the end of a run."""
+    middle = ["pause", "resume"] * ((length - 2) // 2) + ["pause"] * ((length - 2) % 2)
+    return ["start", *middle, "stop"]
+
+
+def _plans(count: int, draw: Callable[[], float]) -> list[list[str]]:
+    """Session plans of exactly ``count`` events in all.
+
+    The last session is shortened to fit; when one event is left over, the session before
+    it gets one more (a pause before its stop). Only ``count`` = 1 makes a session that
+    does not end.
+    """
+    plans: list[list[str]] = []
+    left = count
+    while left > 0:
+        plan = _session_plan(draw)
+        if len(plan) > left:
+            if left >= 2:
+                plan = _filler_plan(left)
+            elif plans:
+                last = plans[-1]
+                last[-1:] = ["resume", "stop"] if last[-2] == "pause" else ["pause", "stop"]
+                break
+            else:
+                plan = ["start"]
+        plans.append(plan)
+        left -= len(plan)
+    return plans
+
+
+class _Session:
+    """One viewing session: what stays the same, and where its playhead is."""
+
+    __slots__ = (
+        "app_version",
+        "city",
+        "connection_type",
+        "customer_id",
+        "device_id",
+        "device_os",
+        "device_type",
+        "ip_address",
+        "isp",
+        "next",
+        "offset",
+        "plan",
+        "playing",
+        "position",
+        "quality",
+        "running",
+        "session_id",
+        "stall",
+        "stall_min",
+        "state",
+        "title_id",
+        "title_type",
+    )
+
+    def __init__(self, rng: random.Random, plan: list[str]) -> None:
+        draw = rng.random
+        ids = rng.randbytes(32).hex()
+        number = int(draw() * TITLE_COUNT)
+        title_type, running = TITLES[number]
+        device_type = DEVICE_TYPES.pick(draw())
+        state = US_STATES.pick(draw())
+        connection = CONNECTION_TYPES.pick(draw())
+        low, high = STALL_SECONDS[connection]
+        self.plan = plan
+        self.next = 0
+        self.session_id = _uuid4(ids[0:32])
+        self.device_id = _uuid4(ids[32:64])
+        self.customer_id = f"cust_{1 + int(draw() * 100_000):06d}"  # 1..100000
+        self.title_id = f"title_{number + 1:05d}"
+        self.title_type = title_type
+        self.running = running
+        self.device_type = device_type
+        self.device_os = _one_of(DEVICE_OS[device_type], draw())
+        # 1..5 . 0..9 . 0..99
+        self.app_version = f"{1 + int(draw() * 5)}.{int(draw() * 10)}.{int(draw() * 100)}"
+        self.quality = QUALITIES.pick(draw())
+        self.ip_address = public_ipv4(draw)
+        self.isp = ISPS.pick(draw())
+        self.connection_type = connection
+        self.state = state
+        self.city = _one_of(CITIES[state], draw())
+        # A stall lasts stall_min .. stall_min + stall hundredths of a second.
+        self.stall_min = round(low * 100)
+        self.stall = round((high - low) * 100)
+        self.position = 0 if draw() < _FROM_THE_BEGINNING else int(draw() * running * 0.9)
+        self.offset = self.position  # position - watch time, fixed for the session
+        self.playing = False
+
+
+def _session_event(
+    session: _Session, draw: Callable[[], float], event_hex: str, timestamp: str
+) -> dict[str, Any]:
+    """The session's next event, in the contract's field order (generate_events checks it)."""
+    event_type = session.plan[session.next]
+    session.next += 1
+    running = session.running
+    position = session.position
+    if event_type == "complete":
+        position = running
+        session.playing = False
+    elif event_type == "start" or event_type == "resume":
+        session.playing = True
+    elif session.playing:  # pause or stop while playing: the playhead moved on
+        position += int(draw() * (running - position) * 0.6)
+        session.playing = False
+    session.position = position
     buffering_events = int(draw() * 6)  # 0..5
-    ids = rng.randbytes(48).hex()  # event, session and device ids
+    # Their total time: uniform between n shortest and n longest stalls (one draw).
+    stalls = buffering_events * session.stall_min + int(
+        draw() * (buffering_events * session.stall + 1)
+    )
     return {
-        "event_id": _uuid4(ids[0:32]),
+        "event_id": _uuid4(event_hex),
         "event_type": event_type,
         "event_timestamp": timestamp,
-        "customer_id": f"cust_{1 + int(draw() * 100_000):06d}",  # 1..100000
-        "title_id": f"title_{1 + int(draw() * 10_000):05d}",  # 1..10000
-        "session_id": _uuid4(ids[32:64]),
-        "device_id": _uuid4(ids[64:96]),
-        "title_type": TITLE_TYPES.pick(draw()),
-        "device_type": device_type,
-        "device_os": _one_of(DEVICE_OS[device_type], draw()),
-        # 1..5 . 0..9 . 0..99
-        "app_version": f"{1 + int(draw() * 5)}.{int(draw() * 10)}.{int(draw() * 100)}",
-        "quality": QUALITIES.pick(draw()),
+        "customer_id": session.customer_id,
+        "title_id": session.title_id,
+        "session_id": session.session_id,
+        "device_id": session.device_id,
+        "title_type": session.title_type,
+        "device_type": session.device_type,
+        "device_os": session.device_os,
+        "app_version": session.app_version,
+        "quality": session.quality,
         "bandwidth_mbps": (500 + int(draw() * 9501)) / 100,  # 5.00..100.00
         "buffering_events": buffering_events,
-        "buffering_duration_seconds": (
-            (50 + int(draw() * 2951)) / 100 if buffering_events else 0.0  # 0.50..30.00
-        ),
+        "buffering_duration_seconds": stalls / 100,
         "error_count": int(draw() * 3),  # 0..2
-        "watch_duration_seconds": int(draw() * 7201),  # 0..7200
-        "position_seconds": int(draw() * 7201),  # 0..7200
-        "completion_percentage": (
-            100.0 if event_type == "complete" else int(draw() * 10001) / 100  # 0.00..100.00
-        ),
-        # 1..223 . 0..255 . 0..255 . 1..254
-        "ip_address": (
-            f"{1 + int(draw() * 223)}.{int(draw() * 256)}."
-            f"{int(draw() * 256)}.{1 + int(draw() * 254)}"
-        ),
-        "isp": ISPS.pick(draw()),
-        "connection_type": CONNECTION_TYPES.pick(draw()),
+        "watch_duration_seconds": position - session.offset,
+        "position_seconds": position,
+        "completion_percentage": int(position * 10_000 / running + 0.5) / 100,
+        "ip_address": session.ip_address,
+        "isp": session.isp,
+        "connection_type": session.connection_type,
         "country": COUNTRY,
-        "state": state,
-        "city": _one_of(CITIES[state], draw()),
+        "state": session.state,
+        "city": session.city,
     }
+
+
+def _session_events(
+    count: int, rng: random.Random, timestamp: Callable[[], str]
+) -> list[dict[str, Any]]:
+    """``count`` events of interleaved sessions; each session's events in order."""
+    draw = rng.random
+    waiting = _plans(count, draw)
+    waiting.reverse()  # pop() takes the next plan
+    open_sessions = [
+        _Session(rng, waiting.pop()) for _ in range(min(CONCURRENT_SESSIONS, len(waiting)))
+    ]
+    ids = rng.randbytes(16 * count).hex()  # every event_id's random digits
+    events: list[dict[str, Any]] = []
+    append = events.append
+    while open_sessions:
+        index = int(draw() * len(open_sessions))
+        session = open_sessions[index]
+        at = len(events) * 32
+        append(_session_event(session, draw, ids[at : at + 32], timestamp()))
+        if session.next == len(session.plan):
+            if waiting:
+                open_sessions[index] = _Session(rng, waiting.pop())
+            else:
+                open_sessions[index] = open_sessions[-1]
+                open_sessions.pop()
+    return events
 
 
 def _one_of(values: Sequence[str], uniform: float) -> str:
@@ -288,7 +540,7 @@ def generate_events(
     """``count`` events, each with exactly the contract's fields, in the contract's order."""
     names = load_contract().field_names
     timestamp = _TimestampText(now)
-    events = [_field_values(rng, timestamp()) for _ in range(count)]
+    events = _session_events(count, rng, timestamp)
     # Every event comes from the same dict literal, so the first one's keys are all of
     # theirs: in contract order (the usual case, checked once), or reordered here, or a
     # RuntimeError that names what the contract and the generator disagree on.

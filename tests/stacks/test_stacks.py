@@ -218,8 +218,11 @@ def test_athena_workgroup_encrypts_results_and_holds_the_named_queries(
     assert result["encryption_configuration"]["encryption_option"] == "SSE_S3"
     assert workgroup["configuration"]["enforce_workgroup_configuration"] is True
     queries = synth.resources("data-lake", "aws_athena_named_query")
-    assert len(queries) == 3
+    assert len(queries) == 6
     assert all("acme_telemetry.streaming_events" in q["query"] for q in queries.values())
+    # Every saved query reads the last 7 days through the projection, never a literal date.
+    assert all("current_date - interval '7' day" in q["query"] for q in queries.values())
+    assert not any(re.search(r"\b(year|month)\s*=\s*'", q["query"]) for q in queries.values())
 
 
 def test_data_gen_wires_schedule_async_failure_queue_and_firehose(synth: Synthesized) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -131,7 +132,18 @@ def _run_saved(platform: Platform, name: str) -> Answer:
 
 def test_the_saved_queries_are_the_stacks(platform: Platform) -> None:
     names = {query.name for query in platform.lake.saved_queries}
-    assert names == {"events-by-type", "top-titles-by-watch-time", "device-distribution"}
+    assert names == {
+        "events-by-type",
+        "top-titles-by-watch-time",
+        "device-distribution",
+        "buffering-ratio-by-isp-and-state",
+        "error-rate-by-app-version-and-device",
+        "completion-rate-by-title-type",
+    }
+    # Relative to the day they run, through the projection: never a literal year or month.
+    for query in platform.lake.saved_queries:
+        assert "current_date - interval '7' day" in query.query, query.name
+        assert not re.search(r"\b(year|month)\s*=\s*'", query.query), query.name
     assert _saved(platform, "events-by-type")["WorkGroup"] == "acme-data-dev-analytics"
 
 
@@ -171,6 +183,90 @@ def test_saved_query_device_distribution(platform: Platform) -> None:
     # Only the last week's partitions were read: the filter prunes the projection.
     scanned = answer.execution["Statistics"]["DataScannedInBytes"]
     assert 0 < scanned < sum(platform.written.values())
+
+
+def test_saved_query_buffering_ratio_by_isp_and_state(platform: Platform) -> None:
+    answer = _run_saved(platform, "buffering-ratio-by-isp-and-state")
+    assert answer.state == "SUCCEEDED", answer.reason
+    # Per session: its stalls summed, its watch time the largest it reported.
+    sessions: dict[str, list[Any]] = {}
+    for event in _recent(platform, answer):
+        entry = sessions.setdefault(event["session_id"], [event["isp"], event["state"], 0.0, 0])
+        entry[2] += event["buffering_duration_seconds"]
+        entry[3] = max(entry[3], event["watch_duration_seconds"])
+    groups: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    for isp, state, buffering, watched in sessions.values():
+        group = groups[(isp, state)]
+        group[0] += 1
+        group[1] += buffering
+        group[2] += watched
+    assert len(groups) > 10
+    assert answer.labels() == ["isp", "state", "sessions", "buffering_ratio"]
+    assert [c["Type"] for c in answer.columns] == ["varchar", "varchar", "bigint", "double"]
+    got = {(str(r[0]), str(r[1])): (int(str(r[2])), r[3]) for r in answer.rows}
+    assert set(got) == set(groups)
+    for key, (count, buffering, watched) in groups.items():
+        assert got[key][0] == count
+        total = buffering + watched
+        if total:
+            assert float(str(got[key][1])) == pytest.approx(buffering / total, rel=1e-9)
+        else:
+            assert got[key][1] is None
+    ratios = [float(str(r[3])) for r in answer.rows if r[3] is not None]
+    assert ratios == sorted(ratios, reverse=True)
+    assert 0 < max(ratios) < 1
+
+
+def test_saved_query_error_rate_by_app_version_and_device(platform: Platform) -> None:
+    answer = _run_saved(platform, "error-rate-by-app-version-and-device")
+    assert answer.state == "SUCCEEDED", answer.reason
+    groups: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for event in _recent(platform, answer):
+        entry = groups[(event["app_version"], event["device_type"])]
+        entry[0] += 1
+        entry[1] += event["error_count"]
+    assert answer.labels() == [
+        "app_version",
+        "device_type",
+        "events",
+        "errors",
+        "errors_per_event",
+    ]
+    assert [c["Type"] for c in answer.columns] == [
+        "varchar",
+        "varchar",
+        "bigint",
+        "bigint",
+        "double",
+    ]
+    got = {(str(r[0]), str(r[1])): r[2:] for r in answer.rows}
+    assert set(got) == set(groups) and len(answer.rows) == len(groups)
+    for key, (events, errors) in groups.items():
+        count, summed, rate = got[key]
+        assert (int(str(count)), int(str(summed))) == (events, errors)
+        assert float(str(rate)) == pytest.approx(errors / events, rel=1e-12)
+    # Highest rate first; ties by app version, then device.
+    order = sorted(groups, key=lambda k: (-groups[k][1] / groups[k][0], k))
+    assert [(str(r[0]), str(r[1])) for r in answer.rows] == order
+
+
+def test_saved_query_completion_rate_by_title_type(platform: Platform) -> None:
+    answer = _run_saved(platform, "completion-rate-by-title-type")
+    assert answer.state == "SUCCEEDED", answer.reason
+    started: Counter[str] = Counter()
+    completed: Counter[str] = Counter()
+    for event in _recent(platform, answer):
+        if event["event_type"] == "start":
+            started[event["title_type"]] += 1
+        elif event["event_type"] == "complete":
+            completed[event["title_type"]] += 1
+    assert answer.labels() == ["title_type", "sessions", "completed", "completion_rate"]
+    assert [c["Type"] for c in answer.columns] == ["varchar", "bigint", "bigint", "double"]
+    assert [str(r[0]) for r in answer.rows] == sorted(started)
+    for title_type, sessions, done, rate in answer.rows:
+        key = str(title_type)
+        assert (int(str(sessions)), int(str(done))) == (started[key], completed[key])
+        assert float(str(rate)) == pytest.approx(completed[key] / started[key], rel=1e-12)
 
 
 LAST_WEEK_BY_DATE = (
