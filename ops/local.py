@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -69,6 +70,10 @@ class LocalTarget:
             "ACME_STATE_BACKEND": "s3",
             "ACME_STATE_BUCKET": STATE_BUCKET,
             "ACME_STATE_REGION": REGION,
+            # Public until the local Lambda workers (this machine's Python, x86_64) can load
+            # the authorizer's compiled arm64 wheels (cryptography) and the page signs in:
+            # ACME_DASHBOARD_ACCESS=cognito deploys the authorizer here too.
+            "ACME_DASHBOARD_ACCESS": os.environ.get("ACME_DASHBOARD_ACCESS", "public"),
         }
 
 

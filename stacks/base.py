@@ -37,7 +37,8 @@ from .outputs import Output, OutputContract
 
 # Every AWS API the stacks call; pointed at the emulator in local mode.
 EMULATED_SERVICES = (
-    "apigateway", "apigatewayv2", "athena", "cloudwatch", "cloudwatchlogs", "dynamodb", "ec2",
+    "apigateway", "apigatewayv2", "athena", "cloudwatch", "cloudwatchlogs", "cognitoidp",
+    "dynamodb", "ec2",
     "events", "firehose", "glue", "iam", "kafka", "kms", "lambda_", "s3", "sqs", "sts",
 )  # fmt: skip
 

@@ -203,3 +203,11 @@ def test_dashboard_access_is_cognito_by_default_and_public_only_outside_prod() -
     assert load_config({"ACME_ENV": "prod"}).dashboard.access == "cognito"
     dev = PlatformConfig(environment="dev", dashboard=DashboardSettings(access="public"))
     assert dev.dashboard.access == "public"
+
+
+def test_dashboard_access_can_be_chosen_by_environment_but_prod_stays_cognito() -> None:
+    assert load_config({"ACME_DASHBOARD_ACCESS": "public"}).dashboard.access == "public"
+    with pytest.raises(ConfigError, match=r"dashboard\.access = 'public'"):
+        load_config({"ACME_ENV": "prod", "ACME_DASHBOARD_ACCESS": "public"})
+    with pytest.raises(ConfigError, match=r"dashboard\.access = 'open'"):
+        load_config({"ACME_DASHBOARD_ACCESS": "open"})
