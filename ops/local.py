@@ -72,10 +72,6 @@ class LocalTarget:
             "ACME_STATE_BACKEND": "s3",
             "ACME_STATE_BUCKET": STATE_BUCKET,
             "ACME_STATE_REGION": REGION,
-            # Public until the local Lambda workers (this machine's Python, x86_64) can load
-            # the authorizer's compiled arm64 wheels (cryptography) and the page signs in:
-            # ACME_DASHBOARD_ACCESS=cognito deploys the authorizer here too.
-            "ACME_DASHBOARD_ACCESS": os.environ.get("ACME_DASHBOARD_ACCESS", "public"),
         }
 
 
@@ -169,9 +165,7 @@ def print_what_runs(target: LocalTarget) -> None:
     print(f"\n   open the live dashboard:  {outputs['dashboard']['dashboard_url']}")
     print(f"   fire the schedules now:   make fire-schedule{port}")
     print(f"   run a saved query:        make query{port} NAME=events-by-type")
-    if outputs["dashboard"].get("dashboard_user_pool_id") and (
-        target.synth_environ["ACME_DASHBOARD_ACCESS"] == "cognito"
-    ):
+    if outputs["dashboard"].get("dashboard_user_pool_id"):
         print(f"   create a dashboard user:  make dashboard-user{port} USERNAME=alice")
 
 
