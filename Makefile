@@ -37,7 +37,7 @@ ifneq ($(strip $(TF_PLUGIN_DIR)),)
 export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
 endif
 
-.PHONY: help venv web-vendor packages lambda-runtime synth validate security lint test bench deploy plan deploy-local destroy-local fire-schedule distributions query clean
+.PHONY: help venv web-vendor packages lambda-runtime synth validate security lint test bench deploy plan deploy-local destroy-local fire-schedule distributions dashboard-user query clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -141,6 +141,10 @@ fire-schedule: venv ## Fire the local platform's schedules now (the generator ru
 
 distributions: venv ## Regenerate README's table of the generator's distributions beside the seeds'
 	$(PY) -m ops.distributions --write README.md
+
+USERNAME ?= viewer
+dashboard-user: venv ## Create a dashboard user on the local platform (USERNAME=..., password asked or $$DASHBOARD_PASSWORD)
+	$(PY) -m ops.local user --username $(USERNAME) $(LOCAL_ARGS)
 
 NAME ?=
 query: venv ## Run a saved Athena query on the local platform and print its rows (NAME=...)

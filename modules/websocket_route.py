@@ -21,6 +21,9 @@ class WebSocketRouteProps:
 
     two_way: the route answers the client (a route response on ``$default`` key), as a
     request/response route such as a ping does; not allowed on ``$disconnect``.
+    authorizer_id: an API Gateway authorizer (may be a token) that decides who may connect;
+    API Gateway runs authorizers on ``$connect`` only, so no other route may name one. With
+    it the route's authorization type is CUSTOM; without it NONE.
     """
 
     api_id: str
@@ -30,6 +33,7 @@ class WebSocketRouteProps:
     function_name: str
     function_invoke_arn: str
     two_way: bool = False
+    authorizer_id: str | None = None
 
     def __post_init__(self) -> None:
         if not _ROUTE_KEY.match(self.route_key):
@@ -44,6 +48,15 @@ class WebSocketRouteProps:
             )
         if self.two_way and self.route_key == "$disconnect":
             raise ValueError("WebSocketRouteProps: $disconnect cannot answer the client")
+        if self.authorizer_id is not None and self.route_key != "$connect":
+            raise ValueError(
+                f"WebSocketRouteProps.authorizer_id on {self.route_key!r}: API Gateway runs "
+                "WebSocket authorizers on $connect only"
+            )
+        if self.authorizer_id == "":
+            raise ValueError(
+                "WebSocketRouteProps.authorizer_id: empty (use None for no authorizer)"
+            )
 
 
 class WebSocketRoute(Construct):
@@ -64,6 +77,8 @@ class WebSocketRoute(Construct):
             route_key=props.route_key,
             target=f"integrations/{self.integration.id}",
             route_response_selection_expression="$default" if props.two_way else None,
+            authorization_type="CUSTOM" if props.authorizer_id else None,
+            authorizer_id=props.authorizer_id,
         )
         if props.two_way:
             Apigatewayv2RouteResponse(

@@ -14,12 +14,15 @@ stops nothing is left to clean up.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 
@@ -162,6 +165,35 @@ def print_what_runs(target: LocalTarget) -> None:
     print(f"\n   open the live dashboard:  {outputs['dashboard']['dashboard_url']}")
     print(f"   fire the schedules now:   make fire-schedule{port}")
     print(f"   run a saved query:        make query{port} NAME=events-by-type")
+    if outputs["dashboard"].get("dashboard_user_pool_id"):
+        print(f"   create a dashboard user:  make dashboard-user{port} USERNAME=alice")
+
+
+def create_dashboard_user(cognito: Any, pool_id: str, username: str, password: str) -> None:
+    """A dashboard viewer as the platform team makes one (the pool has no self sign-up):
+    AdminCreateUser without an invitation, then a permanent password, so the user signs in
+    at once (no first-sign-in password change, which the page does not offer)."""
+    cognito.admin_create_user(UserPoolId=pool_id, Username=username, MessageAction="SUPPRESS")
+    cognito.admin_set_user_password(
+        UserPoolId=pool_id, Username=username, Password=password, Permanent=True
+    )
+
+
+def user(target: LocalTarget, username: str) -> None:
+    """Create a dashboard user on the local platform; the password comes from
+    $DASHBOARD_PASSWORD, else it is asked for."""
+    outputs = json.loads((target.workdir / "outputs.json").read_text())
+    pool_id = outputs["dashboard"]["dashboard_user_pool_id"]
+    password = os.environ.get("DASHBOARD_PASSWORD") or getpass.getpass(f"password for {username}: ")
+    cognito = boto3.client(
+        "cognito-idp",
+        endpoint_url=target.endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    create_dashboard_user(cognito, pool_id, username, password)
+    print(f"created dashboard user {username!r} in {pool_id}: sign in on the dashboard page")
 
 
 def fire(target: LocalTarget) -> None:
@@ -195,14 +227,18 @@ def destroy(target: LocalTarget) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The platform on the local AWS emulator")
-    parser.add_argument("command", choices=("deploy", "plan", "destroy", "fire"))
+    parser.add_argument("command", choices=("deploy", "plan", "destroy", "fire", "user"))
+    parser.add_argument("--username", default="viewer", help="user: the name to create")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--workdir", type=Path, default=ROOT / ".local")
     args = parser.parse_args(argv)
     target = LocalTarget(port=args.port, workdir=args.workdir.resolve())
     target.workdir.mkdir(parents=True, exist_ok=True)
     try:
-        {"deploy": deploy, "plan": plan, "destroy": destroy, "fire": fire}[args.command](target)
+        if args.command == "user":
+            user(target, args.username)
+        else:
+            {"deploy": deploy, "plan": plan, "destroy": destroy, "fire": fire}[args.command](target)
     except (TerraformError, EmulatorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

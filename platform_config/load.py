@@ -7,6 +7,7 @@
 | ACME_STATE_BUCKET     | S3 bucket holding every stack's state                          |
 | ACME_STATE_REGION     | region of that bucket (default: the platform region)           |
 | ACME_AWS_ENDPOINT_URL | loopback URL of a local AWS emulator; unset for real AWS       |
+| ACME_DASHBOARD_ACCESS | cognito (default) or public (refused in prod)                  |
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ def load_config(environ: Mapping[str, str]) -> PlatformConfig:
         "region": environ.get("ACME_STATE_REGION", config.region),
     }
     endpoint = environ.get("ACME_AWS_ENDPOINT_URL") or None
+    access = environ.get("ACME_DASHBOARD_ACCESS") or config.dashboard.access
     return dataclasses.replace(
         config,
+        dashboard=dataclasses.replace(config.dashboard, access=access),  # type: ignore[arg-type]
         state=StateSettings(**{**dataclasses.asdict(state), **state_changes}),
         emulator=EmulatorSettings(endpoint_url=endpoint),
     )

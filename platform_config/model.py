@@ -328,8 +328,13 @@ class DashboardSettings:
     disconnect_concurrency: int | None = 20
     default_route_concurrency: int | None = 10
     page_concurrency: int | None = 10
+    # Who may open the live feed: "cognito" (a signed-in user of the stack's Cognito user
+    # pool; the WebSocket $connect has a Lambda authorizer) or "public" (anyone with the
+    # URL, as before the user pool existed). prod refuses "public".
+    access: Literal["cognito", "public"] = "cognito"
 
     def __post_init__(self) -> None:
+        _one_of("dashboard.access", self.access, ("cognito", "public"))
         if not re.match(r"^[A-Za-z0-9_-]{1,128}$", self.stage_name):
             raise ConfigError(
                 "dashboard.stage_name", self.stage_name, "letters, digits, '-' and '_' only"
@@ -499,6 +504,12 @@ class PlatformConfig:
                 self.msk.broker_count,
                 f"must be a multiple of network.az_count ({self.network.az_count}),"
                 f" e.g. {multiples}",
+            )
+        if self.environment == "prod" and self.dashboard.access != "cognito":
+            raise ConfigError(
+                "dashboard.access",
+                self.dashboard.access,
+                "prod allows only cognito: the live feed is not public in production",
             )
         for bucket_role in ("data", "logs", "athena-results"):
             check_bucket_name(

@@ -44,8 +44,9 @@ from .outputs import Output, OutputContract
 
 # Every AWS API the stacks call; pointed at the emulator in local mode.
 EMULATED_SERVICES = (
-    "apigateway", "apigatewayv2", "athena", "cloudwatch", "cloudwatchlogs", "dynamodb", "ec2",
-    "events", "firehose", "glue", "iam", "kafka", "kms", "lambda_", "s3", "sns", "sqs", "sts",
+    "apigateway", "apigatewayv2", "athena", "cloudwatch", "cloudwatchlogs", "cognitoidp",
+    "dynamodb", "ec2", "events", "firehose", "glue", "iam", "kafka", "kms", "lambda_", "s3",
+    "sns", "sqs", "sts",
 )  # fmt: skip
 
 # Emulator credentials: moto accepts any key; these never reach AWS.

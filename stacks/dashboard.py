@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from cdktf import Fn
 from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
 from cdktf_cdktf_provider_aws.apigatewayv2_api import Apigatewayv2Api
+from cdktf_cdktf_provider_aws.apigatewayv2_authorizer import Apigatewayv2Authorizer
 from cdktf_cdktf_provider_aws.apigatewayv2_integration import Apigatewayv2Integration
 from cdktf_cdktf_provider_aws.apigatewayv2_route import Apigatewayv2Route
 from cdktf_cdktf_provider_aws.apigatewayv2_stage import Apigatewayv2Stage
 from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.cognito_user_pool import CognitoUserPool
+from cdktf_cdktf_provider_aws.cognito_user_pool_client import CognitoUserPoolClient
 from cdktf_cdktf_provider_aws.dynamodb_table import DynamodbTable
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
@@ -72,9 +75,30 @@ HTTP_ACCESS_LOG = {
     "error": "$context.error.message",
 }
 # The dashboard stack's functions, by the short names their resources use.
-FUNCTIONS = ("ws-connect", "ws-disconnect", "ws-default", "dashboard-page", "consumer")
+FUNCTIONS = (
+    "ws-connect",
+    "ws-disconnect",
+    "ws-default",
+    "ws-authorizer",
+    "dashboard-page",
+    "consumer",
+)
+# The authorizer reads the token from the query string: browsers cannot set WebSocket headers.
+TOKEN_IDENTITY_SOURCE = "route.request.querystring.token"
+# What the dashboard's public app client may do: sign in with a password, refresh.
+CLIENT_AUTH_FLOWS = ("ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")
 # AWS's managed policy for API Gateway's account-level CloudWatch role.
 PUSH_TO_CLOUDWATCH_POLICY = "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+
+
+@dataclass(frozen=True)
+class _Cognito:
+    pool: CognitoUserPool
+    client: CognitoUserPoolClient
+    issuer: str
+    jwks_url: str
+    # Cognito's API for InitiateAuth from the page, with a trailing slash.
+    endpoint: str
 
 
 @dataclass(frozen=True)
@@ -135,6 +159,12 @@ class DashboardStack(PlatformStack):
             access_log_settings=self._access_log("websocket", WEBSOCKET_ACCESS_LOG, settings),
             depends_on=logging_role or None,
         )
+        cognito = self._user_pool()
+        authorizer_id = (
+            self._connect_authorizer(api, cognito, settings, lambdas)
+            if settings.access == "cognito"
+            else None
+        )
         connections_arn = f"{api.execution_arn}/{settings.stage_name}/POST/@connections/*"
         # Built from the API's endpoint, not the stage's invoke_url (which the provider derives
         # from the region's DNS name): on AWS both give wss://<id>.execute-api.<region>...; on
@@ -187,6 +217,8 @@ class DashboardStack(PlatformStack):
                     function_invoke_arn=function.invoke_arn,
                     # $default answers the client (pong or a clear error): a two-way route.
                     two_way=route_key == "$default",
+                    # Only signed-in users of the pool may connect (dashboard.access).
+                    authorizer_id=authorizer_id if route_key == "$connect" else None,
                 ),
             )
 
@@ -306,7 +338,7 @@ class DashboardStack(PlatformStack):
             depends_on=[consumer.function],
         )
 
-        page_url, page_api_id = self._dashboard_page(props, websocket_url)
+        page_url, page_api_id = self._dashboard_page(props, websocket_url, cognito)
         self._alarms(props, alarm_topic, api.id, page_api_id, consumer_failures_name)
         self._operator_dashboard(props, api.id, page_api_id)
 
@@ -317,9 +349,99 @@ class DashboardStack(PlatformStack):
         self.export(out.CONNECTIONS_TABLE, table.name)
         self.export(out.CONSUMER_FUNCTION, consumer.function_name)
         self.export(out.WEBSOCKET_FUNCTION_NAMES, [f.function_name for f in websocket_functions])
+        self.export(out.USER_POOL_ID, cognito.pool.id)
+        self.export(out.USER_POOL_CLIENT_ID, cognito.client.id)
         self.check_contract()
 
-    def _dashboard_page(self, props: DashboardStackProps, websocket_url: str) -> tuple[str, str]:
+    def _user_pool(self) -> _Cognito:
+        """Who may watch: users the platform team creates (no self sign-up), signing in to
+        the page through a public app client (no secret: it runs in the browser)."""
+        pool = CognitoUserPool(
+            self,
+            "users",
+            name=self.name("dashboard-users"),
+            admin_create_user_config={"allow_admin_create_user_only": True},
+            password_policy={
+                "minimum_length": 12,
+                "require_lowercase": True,
+                "require_uppercase": True,
+                "require_numbers": True,
+                "require_symbols": False,
+                "temporary_password_validity_days": 3,
+            },
+            username_configuration={"case_sensitive": False},
+        )
+        client = CognitoUserPoolClient(
+            self,
+            "dashboard-client",
+            name=self.name("dashboard-page"),
+            user_pool_id=pool.id,
+            generate_secret=False,
+            explicit_auth_flows=list(CLIENT_AUTH_FLOWS),
+            # Unknown user and wrong password answer alike: no probing for user names.
+            prevent_user_existence_errors="ENABLED",
+            enable_token_revocation=True,
+        )
+        # The issuer Cognito writes into its tokens (moto's Cognito writes the same).
+        cognito_api = f"https://cognito-idp.{self.context.region}.amazonaws.com"
+        issuer = f"{cognito_api}/{pool.id}"
+        # Where the authorizer fetches the pool's keys and the page signs in: Cognito on
+        # AWS; the emulator's endpoint (which serves the same paths) on the local platform.
+        api_base = self.context.emulator.endpoint_url or cognito_api
+        jwks_url = f"{api_base}/{pool.id}/.well-known/jwks.json"
+        endpoint = f"{api_base}/"
+        return _Cognito(pool, client, issuer, jwks_url, endpoint)
+
+    def _connect_authorizer(
+        self,
+        api: Apigatewayv2Api,
+        cognito: _Cognito,
+        settings: DashboardSettings,
+        lambdas: LambdaSettings,
+    ) -> str:
+        """A REQUEST authorizer on $connect: a valid access token of the pool, or no socket."""
+        function = PythonFunction(
+            self,
+            "ws-authorizer",
+            PythonFunctionProps(
+                function_name=self.name("ws-authorizer"),
+                description="Allows WebSocket connections with a valid Cognito access token",
+                code=self.package("ws_authorizer", lambdas),
+                memory_mb=lambdas.websocket_memory_mb,
+                timeout_seconds=10,
+                environment={
+                    "JWKS_URL": cognito.jwks_url,
+                    "COGNITO_ISSUER": cognito.issuer,
+                    "COGNITO_CLIENT_ID": cognito.client.id,
+                },
+                settings=self.runtime_settings(lambdas),
+                # Every connection attempt runs it first: as many as $connect's.
+                reserved_concurrency=settings.connect_concurrency,
+            ),
+        )
+        authorizer = Apigatewayv2Authorizer(
+            self,
+            "connect-authorizer",
+            api_id=api.id,
+            name=self.name("connect-authorizer"),
+            authorizer_type="REQUEST",
+            authorizer_uri=function.invoke_arn,
+            identity_sources=[TOKEN_IDENTITY_SOURCE],
+        )
+        LambdaPermission(
+            self,
+            "connect-authorizer-invoke",
+            statement_id="AllowApiGatewayAuthorizer",
+            action="lambda:InvokeFunction",
+            function_name=function.function_name,
+            principal="apigateway.amazonaws.com",
+            source_arn=f"{api.execution_arn}/authorizers/{authorizer.id}",
+        )
+        return authorizer.id
+
+    def _dashboard_page(
+        self, props: DashboardStackProps, websocket_url: str, cognito: _Cognito
+    ) -> tuple[str, str]:
         """The live web page: an HTTP API whose every GET is answered by a small Lambda.
 
         Served by Lambda rather than S3 and CloudFront: the page is three small files and
@@ -327,6 +449,11 @@ class DashboardStack(PlatformStack):
         the API it talks to.
         """
         lambdas = props.lambdas
+        page_environment = {"WEBSOCKET_URL": websocket_url}
+        if props.dashboard.access == "cognito":
+            # The page signs in against Cognito's API directly (InitiateAuth).
+            page_environment["COGNITO_ENDPOINT"] = cognito.endpoint
+            page_environment["COGNITO_CLIENT_ID"] = cognito.client.id
         page = PythonFunction(
             self,
             "dashboard-page",
@@ -337,7 +464,7 @@ class DashboardStack(PlatformStack):
                 settings=self.runtime_settings(lambdas),
                 memory_mb=lambdas.websocket_memory_mb,
                 timeout_seconds=10,
-                environment={"WEBSOCKET_URL": websocket_url},
+                environment=page_environment,
                 reserved_concurrency=props.dashboard.page_concurrency,
             ),
         )

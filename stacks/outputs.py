@@ -115,6 +115,14 @@ class DashboardOutputs(OutputContract):
         "websocket_function_names", "Lambdas behind $connect, $disconnect and $default."
     )
     DASHBOARD_URL = Output("dashboard_url", "https:// URL of the live dashboard web page.")
+    USER_POOL_ID = Output(
+        "dashboard_user_pool_id",
+        "Cognito user pool of the dashboard's viewers (no self sign-up: create users here).",
+    )
+    USER_POOL_CLIENT_ID = Output(
+        "dashboard_user_pool_client_id",
+        "Public app client (no secret) the page signs in with: USER_PASSWORD_AUTH, refresh.",
+    )
 
 
 ALL_CONTRACTS: tuple[type[OutputContract], ...] = (

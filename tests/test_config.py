@@ -106,6 +106,14 @@ def test_every_configuration_and_props_dataclass_is_frozen() -> None:
             "at least 60",
         ),
         (lambda: MskSettings(min_insync_replicas=3), "msk.min_insync_replicas", "1 to 2"),
+        (lambda: DashboardSettings(access="open"), "dashboard.access", "cognito, public"),  # type: ignore[arg-type]
+        (
+            lambda: PlatformConfig(
+                environment="prod", dashboard=DashboardSettings(access="public")
+            ),
+            "dashboard.access",
+            "prod allows only cognito",
+        ),
         (
             lambda: load_config({"ACME_AWS_ENDPOINT_URL": "http://10.0.0.5:4566"}),
             "emulator.endpoint_url",
@@ -188,3 +196,18 @@ def test_inputs_aws_would_refuse_are_refused_at_synth(build, field, hint) -> Non
 )
 def test_valid_schedules_pass(expression: str) -> None:
     assert LambdaSettings(generator_schedule=expression).generator_schedule == expression
+
+
+def test_dashboard_access_is_cognito_by_default_and_public_only_outside_prod() -> None:
+    assert load_config({"ACME_ENV": "dev"}).dashboard.access == "cognito"
+    assert load_config({"ACME_ENV": "prod"}).dashboard.access == "cognito"
+    dev = PlatformConfig(environment="dev", dashboard=DashboardSettings(access="public"))
+    assert dev.dashboard.access == "public"
+
+
+def test_dashboard_access_can_be_chosen_by_environment_but_prod_stays_cognito() -> None:
+    assert load_config({"ACME_DASHBOARD_ACCESS": "public"}).dashboard.access == "public"
+    with pytest.raises(ConfigError, match=r"dashboard\.access = 'public'"):
+        load_config({"ACME_ENV": "prod", "ACME_DASHBOARD_ACCESS": "public"})
+    with pytest.raises(ConfigError, match=r"dashboard\.access = 'open'"):
+        load_config({"ACME_DASHBOARD_ACCESS": "open"})

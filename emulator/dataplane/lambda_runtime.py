@@ -99,6 +99,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from .credentials import Credentials
+from .host_builds import HostBuildError, host_shim
 from .lambda_logs import (
     LogEvent,
     LogSink,
@@ -379,6 +380,17 @@ class _CodeStore:
                 shutil.rmtree(staging, ignore_errors=True)
             return target
 
+    def shim_for(self, function: FunctionConfig, code_dir: Path, host_builds: Path) -> Path | None:
+        """Host builds of the zip's foreign compiled distributions (see host_builds)."""
+        with self._lock:
+            lock = self._locks.setdefault(function.code_sha256, threading.Lock())
+        with lock:
+            shim_dir = self.root.parent / "shims" / function.code_sha256
+            try:
+                return host_shim(code_dir, host_builds, shim_dir, function.function_name)
+            except HostBuildError as error:
+                raise LambdaServiceError(500, "ServiceException", str(error)) from error
+
 
 # --- logs -----------------------------------------------------------------------------------
 
@@ -538,11 +550,19 @@ class _Outcome:
 class _Environment:
     """A worker process, its Runtime API and its log stream (one invocation at a time)."""
 
-    def __init__(self, runtime: LambdaRuntime, function: FunctionConfig, code_dir: Path) -> None:
+    def __init__(
+        self,
+        runtime: LambdaRuntime,
+        function: FunctionConfig,
+        code_dir: Path,
+        shim_dir: Path | None = None,
+    ) -> None:
         self.runtime = runtime
         self.function = function
         self.fingerprint = function.fingerprint
         self.code_dir = code_dir
+        # Before the code: the host's build of the zip's foreign compiled distributions.
+        self.python_path = os.pathsep.join(str(d) for d in (shim_dir, code_dir) if d)
         self.id = secrets.token_hex(16)
         created = datetime.now(UTC)
         self.log_stream = f"{created:%Y/%m/%d}/[{function.version}]{self.id}"
@@ -573,7 +593,7 @@ class _Environment:
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
-            "PYTHONPATH": str(self.code_dir),
+            "PYTHONPATH": self.python_path,
         }
         reserved = {
             "_HANDLER": fn.handler,
@@ -608,7 +628,9 @@ class _Environment:
         self._max_memory_kb = 0
         process = self.runtime.supervisor.spawn(
             f"lambda {self.function.function_name} {self.id[:8]}",
-            [str(self.runtime.site.python), "-m", "awslambdaric", self.function.handler],
+            # -P: not the working directory first on sys.path (`-m` puts it there) but
+            # PYTHONPATH: the host builds' shim, then the code (as /var/task on Lambda).
+            [str(self.runtime.site.python), "-P", "-m", "awslambdaric", self.function.handler],
             env=self._worker_env(),
             cwd=self.code_dir,
             stdin=subprocess.DEVNULL,
@@ -942,13 +964,16 @@ class LambdaRuntime:
 
     def _run(self, function: FunctionConfig, request: _Request) -> _Outcome:
         code_dir = self._code.path_for(function)
-        environment = self._acquire(function, code_dir)
+        shim_dir = self._code.shim_for(function, code_dir, self.site.host_builds)
+        environment = self._acquire(function, code_dir, shim_dir)
         try:
             return environment.run(request)
         finally:
             self._release(environment)
 
-    def _acquire(self, function: FunctionConfig, code_dir: Path) -> _Environment:
+    def _acquire(
+        self, function: FunctionConfig, code_dir: Path, shim_dir: Path | None = None
+    ) -> _Environment:
         give_up = time.monotonic() + self.concurrency_wait_s
         retire: list[_Environment] = []
         try:
@@ -985,7 +1010,7 @@ class LambdaRuntime:
                                 self._environments.remove(oldest)
                                 retire.append(oldest)
                         if len(self._environments) < self.max_environments:
-                            env = _Environment(self, function, code_dir)
+                            env = _Environment(self, function, code_dir, shim_dir)
                             env.busy = True
                             self._environments.append(env)
                             return env

@@ -17,8 +17,16 @@ SDK sits in the runtime's own site-packages); the worker adds only its task root
 drops what ``site`` sets up (``exit``/``quit`` builtins, ``sys.flags.no_site``), which a
 handler may use.
 
+Host builds: a zip built for Lambda carries compiled distributions (cryptography, cffi)
+for Lambda's platform, which this machine cannot load. Beside the site-packages, in
+``host-builds/`` (never on a worker's path by itself), the build installs this machine's
+build of the SAME pinned version of each compiled distribution the handlers pin
+(``COMPILED`` names, versions read from ``handlers/*/requirements.txt``). A worker whose zip
+carries a foreign build loads that one instead (:mod:`emulator.dataplane.host_builds`).
+
 The interpreter is this machine's Python (3.11 here; python3.13 on AWS). The build is kept
-until the pins file or the interpreter changes (``.acme-lambda-site.json`` records both).
+until the pins file, the handlers' compiled pins or the interpreter change
+(``.acme-lambda-site.json`` records them).
 pip runs isolated from this machine's pip configuration (as the Lambda packaging does).
 """
 
@@ -37,20 +45,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from packaging.utils import canonicalize_name
+
 from modules.packaging import WHEEL_DIR_ENV, pip_environment
 
 __all__ = [
+    "COMPILED",
     "DEFAULT_SITE_DIR",
     "REQUIREMENTS_FILE",
     "RuntimeSite",
     "RuntimeSiteError",
     "build_site",
+    "compiled_pins",
     "load_site",
     "main",
 ]
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 REQUIREMENTS_FILE: Final = Path(__file__).with_name("lambda-runtime-requirements.txt")
+HANDLERS_ROOT: Final = REPO_ROOT / "handlers"
+# Distributions with compiled code a handler may pin: their host build is installed in
+# host-builds/ at the handlers' pinned version. Add a name when a handler pins another one.
+COMPILED: Final = frozenset({"cryptography", "cffi"})
 DEFAULT_SITE_DIR: Final = REPO_ROOT / "build" / "lambda-runtime"
 MARKER_FILE: Final = ".acme-lambda-site.json"
 # Imported once after the install: a pin missing from the closure fails the build, not the
@@ -77,14 +93,36 @@ class RuntimeSite:
         return self.root / "bin" / "python"
 
     @property
+    def host_builds(self) -> Path:
+        return self.root / "host-builds"
+
+    @property
     def site_packages(self) -> Path:
         version = f"python{sys.version_info.major}.{sys.version_info.minor}"
         return self.root / "lib" / version / "site-packages"
 
 
+def compiled_pins(handlers_root: Path = HANDLERS_ROOT) -> list[str]:
+    """``name==version`` of each COMPILED distribution the handlers pin (one version each)."""
+    pins: dict[str, set[str]] = {}
+    for path in sorted(handlers_root.glob("*/requirements.txt")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            requirement = line.split("#", 1)[0].strip()
+            if "==" not in requirement:
+                continue
+            name, version = (part.strip() for part in requirement.split("==", 1))
+            if canonicalize_name(name) in COMPILED:
+                pins.setdefault(canonicalize_name(name), set()).add(version)
+    conflicting = {name: sorted(v) for name, v in pins.items() if len(v) > 1}
+    if conflicting:
+        raise RuntimeSiteError(f"handlers pin several versions of {conflicting}: pin one each")
+    return [f"{name}=={versions.pop()}" for name, versions in sorted(pins.items())]
+
+
 def _fingerprint(requirements: Path) -> dict[str, str]:
     return {
         "requirements_sha256": hashlib.sha256(requirements.read_bytes()).hexdigest(),
+        "host_builds": " ".join(compiled_pins()),
         "python": sys.version.split()[0],
         "base_executable": str(Path(getattr(sys, "_base_executable", sys.executable))),
     }
@@ -167,6 +205,24 @@ def build_site(
             env=pip_environment(),
         )
         _run([str(staged.python), "-c", _CHECK_IMPORTS], env={"PATH": os.environ["PATH"]})
+        host_pins = compiled_pins()
+        if host_pins:  # this machine's build of the handlers' compiled pins, same versions
+            _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    "--target",
+                    str(staged.host_builds),
+                    *source,
+                    *host_pins,
+                ],
+                env=pip_environment(),
+            )
         (staging / MARKER_FILE).write_text(
             json.dumps(_fingerprint(requirements), indent=2) + "\n", encoding="utf-8"
         )

@@ -29,6 +29,12 @@ Environment variables:
                    localhost), which is what local tests use. No user name, password or
                    fragment. Missing or invalid: every request raises SettingsError with
                    the reason (a 500 from API Gateway, the message in the function's log).
+    COGNITO_ENDPOINT   with COGNITO_CLIENT_ID: the dashboard is for signed-in users
+                   (dashboard.access "cognito"). Cognito's API, https://cognito-idp.
+                   {region}.amazonaws.com/ (http:// only for a loopback host: the local
+                   platform's emulator). The page signs in there (InitiateAuth) and sends the
+                   access token with the WebSocket; the CSP's connect-src adds its origin.
+    COGNITO_CLIENT_ID  the dashboard's public app client. Both unset: public access.
     LOG_LEVEL      optional, default INFO (Powertools Logger).
     POWERTOOLS_SERVICE_NAME
                    optional, default telemetry-dashboard-page.
@@ -99,10 +105,29 @@ class PageSettings:
     # scheme://host[:port] of websocket_url: the CSP connect-src.
     websocket_origin: str
 
+    # Cognito sign-in ("" for public access): InitiateAuth's URL, its origin, the client id.
+    cognito_endpoint: str = ""
+    cognito_origin: str = ""
+    cognito_client_id: str = ""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> PageSettings:
         url, origin = parse_websocket_url(environ.get("WEBSOCKET_URL", ""))
-        return cls(url, origin)
+        endpoint = environ.get("COGNITO_ENDPOINT", "").strip()
+        client_id = environ.get("COGNITO_CLIENT_ID", "").strip()
+        if not endpoint and not client_id:
+            return cls(url, origin)
+        if not re.fullmatch(r"[A-Za-z0-9]{1,128}", client_id):
+            raise SettingsError(
+                f"COGNITO_CLIENT_ID must be the app client's id (letters and digits), "
+                f"got {client_id!r}"
+            )
+        endpoint, cognito_origin = parse_cognito_endpoint(endpoint)
+        return cls(url, origin, endpoint, cognito_origin, client_id)
+
+    @property
+    def access(self) -> str:
+        return "cognito" if self.cognito_client_id else "public"
 
 
 def _is_loopback(host: str) -> bool:
@@ -150,6 +175,25 @@ def parse_websocket_url(raw: str) -> tuple[str, str]:
     return url, f"{scheme}://{netloc}"
 
 
+def parse_cognito_endpoint(raw: str) -> tuple[str, str]:
+    """(url, origin) of Cognito's API; https://, or http:// for a loopback host only."""
+    parts = urlsplit(raw)
+    scheme, netloc = parts.scheme.lower(), parts.netloc.lower()
+    valid = (
+        scheme in ("https", "http")
+        and _HOST_RE.match(netloc) is not None
+        and not any(ch.isspace() or ord(ch) < 0x20 for ch in raw)
+        and (scheme == "https" or _is_loopback(parts.hostname or ""))
+        and not (parts.query or parts.fragment or "@" in netloc)
+    )
+    if not valid:
+        raise SettingsError(
+            "COGNITO_ENDPOINT must be https://cognito-idp.{region}.amazonaws.com/ "
+            f"(http:// only for a loopback host), got {raw!r}"
+        )
+    return raw, f"{scheme}://{netloc}"
+
+
 # ---------------------------------------------------------------- page content
 
 
@@ -166,7 +210,11 @@ def script_json(value: Any) -> str:
 
 def page_config(settings: PageSettings) -> dict[str, Any]:
     """What the page's script reads from the config block."""
-    return {"websocketUrl": settings.websocket_url}
+    config = {"websocketUrl": settings.websocket_url, "access": settings.access}
+    if settings.cognito_client_id:
+        config["cognitoEndpoint"] = settings.cognito_endpoint
+        config["cognitoClientId"] = settings.cognito_client_id
+    return config
 
 
 @dataclass(frozen=True)
@@ -213,7 +261,7 @@ def render_page(files: StaticFiles, settings: PageSettings) -> str:
 # ---------------------------------------------------------------- HTTP
 
 
-def content_security_policy(websocket_origin: str) -> str:
+def content_security_policy(websocket_origin: str, cognito_origin: str = "") -> str:
     return "; ".join(
         [
             "default-src 'none'",
@@ -221,7 +269,8 @@ def content_security_policy(websocket_origin: str) -> str:
             "style-src 'self'",
             # The empty favicon (<link rel="icon" href="data:,">): no /favicon.ico request.
             "img-src data:",
-            f"connect-src {websocket_origin}",
+            # The WebSocket API, and Cognito's API when the page signs in.
+            f"connect-src {' '.join(o for o in (websocket_origin, cognito_origin) if o)}",
             "base-uri 'none'",
             "form-action 'none'",
             "frame-ancestors 'none'",
@@ -229,9 +278,9 @@ def content_security_policy(websocket_origin: str) -> str:
     )
 
 
-def security_headers(websocket_origin: str) -> dict[str, str]:
+def security_headers(websocket_origin: str, cognito_origin: str = "") -> dict[str, str]:
     return {
-        "Content-Security-Policy": content_security_policy(websocket_origin),
+        "Content-Security-Policy": content_security_policy(websocket_origin, cognito_origin),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "X-Frame-Options": "DENY",
@@ -358,7 +407,8 @@ def not_found(_error: NotFoundError) -> Response[str]:
 def every_response(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
     """The security headers on every response; HEAD answers GET's headers with no body."""
     response: Response[str] = next_middleware(app)
-    response.headers.update(security_headers(_settings().websocket_origin))
+    settings = _settings()
+    response.headers.update(security_headers(settings.websocket_origin, settings.cognito_origin))
     if app.current_event.http_method == "HEAD":
         response.body = ""
     logger.info(

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from emulator.control import fire_rule
+from ops.local import create_dashboard_user
 from ops.query import all_named_queries, run_query
 from tests.support.browser import chromium, kill
 from tests.support.local_platform import LocalPlatform, wait_for
@@ -30,6 +31,8 @@ OBJECT_KEY = re.compile(
     r"acme-data-dev-telemetry-to-s3-1-(\d{4})-(\d{2})-(\d{2})-(\d{2})-\d{2}-\d{2}-[0-9a-f-]{36}\.gz$"
 )
 SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
+VIEWER = "e2e-viewer"
+VIEWER_PASSWORD = "E2e-Viewer-Password-1"
 
 
 def published_total(platform: LocalPlatform) -> int:
@@ -64,10 +67,31 @@ def connection_ids(platform: LocalPlatform) -> set[str]:
     return {item["connectionId"]["S"] for item in items}
 
 
+def dashboard_viewer(platform: LocalPlatform) -> tuple[str, str]:
+    """A user of the dashboard's pool (created once), as the platform team creates one."""
+    cognito = platform.client("cognito-idp")
+    pool_id = platform.output("dashboard", "dashboard_user_pool_id")
+    try:
+        cognito.admin_get_user(UserPoolId=pool_id, Username=VIEWER)
+    except cognito.exceptions.UserNotFoundException:
+        create_dashboard_user(cognito, pool_id, VIEWER, VIEWER_PASSWORD)
+    return VIEWER, VIEWER_PASSWORD
+
+
 def open_live_page(platform: LocalPlatform, browser: Any) -> str:
-    """Open the dashboard; wait until it is live; answers its connection id."""
+    """Open the dashboard, sign in through its form, wait until it is live; answers its
+    connection id."""
     before = connection_ids(platform)
+    username, password = dashboard_viewer(platform)
     browser.get(platform.output("dashboard", "dashboard_url"))
+    wait_for(
+        lambda: browser.find_element("id", "status").get_attribute("data-state") == "signed-out",
+        30,
+        what="the page to ask for a sign-in",
+    )
+    browser.find_element("id", "username").send_keys(username)
+    browser.find_element("id", "password").send_keys(password)
+    browser.find_element("id", "sign-in-button").click()
     wait_for(
         lambda: browser.find_element("id", "status").get_attribute("data-state") == "live",
         30,
@@ -194,3 +218,59 @@ def test_every_saved_query_runs_and_one_matches_the_objects(
             expected.update(event["event_type"] for event in events)
     answer = {str(row[0]): int(str(row[1])) for row in outcomes["events-by-type"].rows}
     assert answer == dict(expected)
+
+
+def refused_handshake(url: str) -> int:
+    """The HTTP status API Gateway answers a WebSocket handshake with (101: accepted)."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    try:
+        with connect(url, open_timeout=30):
+            return 101
+    except InvalidStatus as refused:
+        return int(refused.response.status_code)
+
+
+def test_connections_without_a_valid_token_are_refused_and_never_stored(
+    local_platform: LocalPlatform,
+) -> None:
+    import base64
+    import time
+
+    import jwt
+    from moto.utilities.utils import load_resource
+
+    url = local_platform.output("dashboard", "websocket_url")
+    before = connection_ids(local_platform)
+    cognito = local_platform.client("cognito-idp")
+    username, password = dashboard_viewer(local_platform)
+    tokens = cognito.initiate_auth(
+        AuthFlow="USER_PASSWORD_AUTH",
+        ClientId=local_platform.output("dashboard", "dashboard_user_pool_client_id"),
+        AuthParameters={"USERNAME": username, "PASSWORD": password},
+    )["AuthenticationResult"]
+    header, payload, signature = tokens["AccessToken"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+    def encoded(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    # Forged: the claims changed under the genuine signature. Expired: signed with the key
+    # moto's Cognito signs with (a real Cognito token past its exp).
+    forged = f"{header}.{encoded({**claims, 'username': 'admin'})}.{signature}"
+    key = load_resource("cognitoidp/resources/jwks-private.json")
+    expired = jwt.encode(
+        {**claims, "exp": int(time.time()) - 60, "iat": int(time.time()) - 3660},
+        jwt.PyJWK(key).key,
+        algorithm="RS256",
+        headers={"kid": key["kid"]},
+    )
+    assert refused_handshake(url) == 401  # no token: the identity source is missing
+    assert refused_handshake(f"{url}?token=") == 401
+    assert refused_handshake(f"{url}?token={forged}") == 403
+    assert refused_handshake(f"{url}?token={expired}") == 403
+    assert refused_handshake(f"{url}?token={tokens['IdToken']}") == 403
+    assert connection_ids(local_platform) == before
+    # The genuine token opens a socket (and is stored until it closes).
+    assert refused_handshake(f"{url}?token={tokens['AccessToken']}") == 101

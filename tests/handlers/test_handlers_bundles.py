@@ -81,6 +81,7 @@ def test_expected_functions():
         "generator",
         "producer",
         "topic_admin",
+        "ws_authorizer",
         "ws_connect",
         "ws_default",
         "ws_disconnect",

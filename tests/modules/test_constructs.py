@@ -58,6 +58,7 @@ def test_a_route_invokes_its_function_for_its_route_and_stage_only() -> None:
     assert route["target"].startswith("integrations/${aws_apigatewayv2_integration.")
     assert "route_response_selection_expression" not in route
     assert resources(document, "aws_apigatewayv2_route_response") == []
+    assert "authorization_type" not in route and "authorizer_id" not in route
     [permission] = resources(document, "aws_lambda_permission")
     assert permission["principal"] == "apigateway.amazonaws.com"
     assert permission["function_name"] == "connect-fn"
@@ -74,9 +75,20 @@ def test_a_two_way_route_answers_the_client() -> None:
     assert response["route_id"].startswith("${aws_apigatewayv2_route.")
 
 
+def test_connect_may_name_an_authorizer() -> None:
+    props = replace(ROUTE, authorizer_id="auth-1")
+    document = synth(lambda scope: WebSocketRoute(scope, "connect", props))
+    [route] = resources(document, "aws_apigatewayv2_route")
+    assert route["authorization_type"] == "CUSTOM"
+    assert route["authorizer_id"] == "auth-1"
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
+        ({"route_key": "$default", "authorizer_id": "auth-1"}, "on \\$connect only"),
+        ({"route_key": "$disconnect", "authorizer_id": "auth-1"}, "on \\$connect only"),
+        ({"authorizer_id": ""}, "authorizer_id: empty"),
         ({"route_key": ""}, "route_key"),
         ({"route_key": "$join"}, "route_key"),
         ({"stage_name": "live stage"}, "stage_name"),

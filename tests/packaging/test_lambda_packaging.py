@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import platform
 import stat
 import subprocess
 import sys
@@ -820,8 +821,31 @@ def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_compiled_wheels_are_for_the_lambda_runtime(
+    real_zips: dict[str, BuiltPackage], function: str
+) -> None:
+    """python3.13 on arm64 (manylinux, glibc 2.34 at most): pure wheels, cp313 or abi3."""
+    with zipfile.ZipFile(real_zips[function].zip_path) as archive:
+        wheels = [n for n in archive.namelist() if n.endswith(".dist-info/WHEEL")]
+        tags = [
+            line.removeprefix("Tag: ")
+            for name in wheels
+            for line in archive.read(name).decode().splitlines()
+            if line.startswith("Tag: ")
+        ]
+    for tag in tags:
+        python, abi, plat = tag.split("-")
+        if plat == "any":
+            continue
+        assert plat.endswith("_aarch64") and plat.startswith("manylinux"), tag
+        assert (python, abi) == ("cp313", "cp313") or (
+            abi == "abi3" and int(python.removeprefix("cp3")) <= 13
+        ), tag
+
+
 def test_expected_functions() -> None:
-    assert len(FUNCTIONS) == 9 and "common" not in FUNCTIONS
+    assert len(FUNCTIONS) == 10 and "common" not in FUNCTIONS
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -851,8 +875,26 @@ def test_real_handler_zip_holds_its_pins_and_nothing_else(
 def test_real_handler_imports_from_its_zip_and_the_runtime_alone(
     real_zips: dict[str, BuiltPackage], runtime_dir: Path, function: str, tmp_path: Path
 ) -> None:
-    """No site-packages: every import the handler makes at load time is in the zip."""
+    """No site-packages: every import the handler makes at load time is in the zip.
+
+    A zip with compiled extensions for the Lambda platform (arm64, 3.13) cannot load on this
+    machine: the same pins are then built for this machine's Python and architecture, which
+    checks the closure; test_compiled_wheels_are_for_the_lambda_runtime checks the tags.
+    """
     built = real_zips[function]
+    with zipfile.ZipFile(built.zip_path) as archive:
+        compiled = any(name.endswith(".so") for name in archive.namelist())
+    if compiled:
+        host = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+        built = build_package(
+            PackageSpec(
+                function=function,
+                build_dir=tmp_path / "host-build",
+                python_version=f"3.{sys.version_info.minor}",
+                architecture=host,
+            )
+        )
+        tmp_path = tmp_path / "root"
     with zipfile.ZipFile(built.zip_path) as archive:
         archive.extractall(tmp_path)
     module, attribute = built.handler.rsplit(".", 1)

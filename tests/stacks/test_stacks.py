@@ -262,7 +262,8 @@ def test_dashboard_has_routes_stage_ttl_table_and_msk_event_source(synth: Synthe
         "aws_dynamodb_table",
         {"ttl": {"attribute_name": "ttl", "enabled": True}},
     )
-    assert len(synth.resources("dashboard", "aws_lambda_permission")) == 4  # 3 routes + page
+    # 3 routes + the $connect authorizer + page
+    assert len(synth.resources("dashboard", "aws_lambda_permission")) == 5
     mapping = synth.one("dashboard", "aws_lambda_event_source_mapping")
     assert mapping["batch_size"] == 100
     assert mapping["starting_position"] == "LATEST"
@@ -478,6 +479,7 @@ def test_public_facing_functions_and_the_consumer_have_reserved_concurrency(
         "ws-connect": 20,
         "ws-disconnect": 20,
         "ws-default": 10,
+        "ws-authorizer": 20,  # runs before every $connect
         "dashboard-page": 10,
         "consumer": 6,  # one a partition of the dev topic
         "broadcaster": None,  # invoked only by the consumer, in slices
@@ -521,7 +523,7 @@ def test_every_alarm_notifies_the_one_alarm_topic_in_alarm_and_when_ok(synth: Sy
             reads = "${data.terraform_remote_state.upstream-network.outputs.alarm_topic_arn}"
             assert alarm["alarm_actions"] == [reads] == alarm["ok_actions"], alarm["alarm_name"]
             assert "runbook:" in str(alarm["alarm_description"])
-    assert count == 6 + 7 + 17
+    assert count == 6 + 7 + 19  # the dashboard's seven functions, two alarms each, and five
 
 
 def test_each_function_alarms_on_errors_and_throttles(synth: Synthesized) -> None:
@@ -531,6 +533,7 @@ def test_each_function_alarms_on_errors_and_throttles(synth: Synthesized) -> Non
             "ws-connect",
             "ws-disconnect",
             "ws-default",
+            "ws-authorizer",
             "dashboard-page",
             "consumer",
             "broadcaster",
@@ -607,3 +610,117 @@ def test_every_function_publishes_its_metrics_under_the_one_namespace(synth: Syn
             assert variables["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE
     board = json.loads(synth.one("dashboard", "aws_cloudwatch_dashboard")["dashboard_body"])
     assert f"{{{METRICS_NAMESPACE},service}}" in json.dumps(board)
+
+
+def test_dashboard_viewers_are_cognito_users_the_platform_team_creates(
+    synth: Synthesized,
+) -> None:
+    pool = synth.one("dashboard", "aws_cognito_user_pool")
+    assert pool["admin_create_user_config"] == {"allow_admin_create_user_only": True}
+    assert pool["password_policy"]["minimum_length"] >= 12
+    client = synth.one("dashboard", "aws_cognito_user_pool_client")
+    assert client["user_pool_id"] == "${aws_cognito_user_pool.users.id}"
+    assert client["generate_secret"] is False  # a public client: it runs in the browser
+    assert sorted(client["explicit_auth_flows"]) == [
+        "ALLOW_REFRESH_TOKEN_AUTH",
+        "ALLOW_USER_PASSWORD_AUTH",
+    ]
+    assert client["prevent_user_existence_errors"] == "ENABLED"
+    outputs = synth.stack("dashboard")["output"]
+    assert outputs["dashboard_user_pool_id"]["value"] == "${aws_cognito_user_pool.users.id}"
+    assert outputs["dashboard_user_pool_client_id"]["value"] == (
+        "${aws_cognito_user_pool_client.dashboard-client.id}"
+    )
+
+
+def test_only_connect_has_the_cognito_authorizer(synth: Synthesized) -> None:
+    authorizer = synth.one("dashboard", "aws_apigatewayv2_authorizer")
+    assert authorizer["authorizer_type"] == "REQUEST"
+    assert authorizer["identity_sources"] == ["route.request.querystring.token"]
+    uri = authorizer["authorizer_uri"]
+    assert uri.startswith("${aws_lambda_function.ws-authorizer") and uri.endswith(".invoke_arn}")
+    routes = {
+        r["route_key"]: r for r in synth.resources("dashboard", "aws_apigatewayv2_route").values()
+    }
+    assert routes["$connect"]["authorization_type"] == "CUSTOM"
+    assert (
+        routes["$connect"]["authorizer_id"]
+        == "${aws_apigatewayv2_authorizer.connect-authorizer.id}"
+    )
+    for key in ("$disconnect", "$default"):
+        assert "authorizer_id" not in routes[key] and "authorization_type" not in routes[key]
+    [permission] = [
+        p
+        for p in synth.resources("dashboard", "aws_lambda_permission").values()
+        if p["statement_id"] == "AllowApiGatewayAuthorizer"
+    ]
+    assert permission["principal"] == "apigateway.amazonaws.com"
+    assert "ws-authorizer" in permission["function_name"]
+    assert permission["source_arn"] == (
+        "${aws_apigatewayv2_api.websocket-api.execution_arn}/authorizers/"
+        "${aws_apigatewayv2_authorizer.connect-authorizer.id}"
+    )
+    functions = {
+        f["function_name"]: f for f in synth.resources("dashboard", "aws_lambda_function").values()
+    }
+    variables = dict(functions["acme-data-dev-ws-authorizer"]["environment"]["variables"])
+    assert variables.pop("POWERTOOLS_METRICS_NAMESPACE") == "AcmeTelemetry"
+    issuer = "https://cognito-idp.us-west-2.amazonaws.com/${aws_cognito_user_pool.users.id}"
+    assert variables == {
+        "JWKS_URL": f"{issuer}/.well-known/jwks.json",
+        "COGNITO_ISSUER": issuer,
+        "COGNITO_CLIENT_ID": "${aws_cognito_user_pool_client.dashboard-client.id}",
+    }
+    page = functions["acme-data-dev-dashboard-page"]["environment"]["variables"]
+    assert page["COGNITO_ENDPOINT"] == "https://cognito-idp.us-west-2.amazonaws.com/"
+    assert page["COGNITO_CLIENT_ID"] == variables["COGNITO_CLIENT_ID"]
+
+
+def _dashboard_document(tmp_path_factory, environ: dict[str, str], **changes: Any) -> Any:
+    import dataclasses
+
+    from cdktf import App
+
+    from main import stack_context
+    from stacks.dashboard import DashboardStack, DashboardStackProps
+
+    config = load_config(environ)
+    dashboard = dataclasses.replace(config.dashboard, **changes)
+    app = App(outdir=str(tmp_path_factory.mktemp("dashboard")))
+    stack = DashboardStack(
+        app, DashboardStackProps(stack_context(config), dashboard, config.lambdas, 6)
+    )
+    return json.loads(CdktfTesting.synth(stack))
+
+
+def test_public_access_leaves_connect_open_and_the_page_without_sign_in(tmp_path_factory) -> None:
+    document = _dashboard_document(tmp_path_factory, {"ACME_ENV": "dev"}, access="public")
+    assert "aws_apigatewayv2_authorizer" not in document["resource"]
+    for route in document["resource"]["aws_apigatewayv2_route"].values():
+        assert "authorizer_id" not in route
+    functions = {
+        f["function_name"]: f for f in document["resource"]["aws_lambda_function"].values()
+    }
+    assert "acme-data-dev-ws-authorizer" not in functions
+    page = functions["acme-data-dev-dashboard-page"]["environment"]["variables"]
+    assert set(page) == {"WEBSOCKET_URL", "POWERTOOLS_METRICS_NAMESPACE"}
+
+
+def test_on_the_local_platform_keys_and_sign_in_come_from_the_emulator(tmp_path_factory) -> None:
+    document = _dashboard_document(
+        tmp_path_factory, {"ACME_ENV": "dev", "ACME_AWS_ENDPOINT_URL": "http://127.0.0.1:4640"}
+    )
+    functions = {
+        f["function_name"]: f for f in document["resource"]["aws_lambda_function"].values()
+    }
+    variables = dict(functions["acme-data-dev-ws-authorizer"]["environment"]["variables"])
+    assert variables.pop("POWERTOOLS_METRICS_NAMESPACE") == "AcmeTelemetry"
+    assert variables["JWKS_URL"] == (
+        "http://127.0.0.1:4640/${aws_cognito_user_pool.users.id}/.well-known/jwks.json"
+    )
+    # The issuer is what Cognito (and moto's Cognito) writes into the token, wherever it runs.
+    assert variables["COGNITO_ISSUER"].startswith("https://cognito-idp.us-west-2.amazonaws.com/")
+    page = functions["acme-data-dev-dashboard-page"]["environment"]["variables"]
+    assert page["COGNITO_ENDPOINT"] == "http://127.0.0.1:4640/"
+    [provider] = document["provider"]["aws"]
+    assert provider["endpoints"][0]["cognitoidp"] == "http://127.0.0.1:4640"

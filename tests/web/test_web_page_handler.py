@@ -157,7 +157,7 @@ def test_page(path: str) -> None:
     assert response["headers"]["Content-Type"] == "text/html; charset=utf-8"
     assert response["headers"]["Cache-Control"] == "public, max-age=60"
     assert response["body"].startswith("<!doctype html>")
-    assert config_of(response["body"]) == {"websocketUrl": WSS_URL}
+    assert config_of(response["body"]) == {"websocketUrl": WSS_URL, "access": "public"}
 
 
 @pytest.mark.parametrize(
@@ -298,6 +298,62 @@ def test_csp_connect_src_follows_a_local_websocket_url(monkeypatch: pytest.Monke
     assert csp_directives(call())["connect-src"] == ["ws://127.0.0.1:8765"]
 
 
+COGNITO_ENDPOINT = "https://cognito-idp.us-west-2.amazonaws.com/"
+
+
+def test_public_access_config_has_no_sign_in() -> None:
+    assert config_of(call()["body"]) == {"websocketUrl": WSS_URL, "access": "public"}
+
+
+def test_cognito_access_puts_the_sign_in_in_the_config_and_its_origin_in_the_csp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COGNITO_ENDPOINT", COGNITO_ENDPOINT)
+    monkeypatch.setenv("COGNITO_CLIENT_ID", "3n4b5urk1ft4fl3mg5e62d9ado")
+    response = call()
+    assert config_of(response["body"]) == {
+        "websocketUrl": WSS_URL,
+        "access": "cognito",
+        "cognitoEndpoint": COGNITO_ENDPOINT,
+        "cognitoClientId": "3n4b5urk1ft4fl3mg5e62d9ado",
+    }
+    assert csp_directives(response)["connect-src"] == [
+        WSS_ORIGIN,
+        "https://cognito-idp.us-west-2.amazonaws.com",
+    ]
+    assert csp_directives(response)["form-action"] == ["'none'"]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "client_id", "reason"),
+    [
+        ("http://cognito-idp.us-west-2.amazonaws.com/", "abc123", "COGNITO_ENDPOINT must be"),
+        ("https://user@cognito.example.com/", "abc123", "COGNITO_ENDPOINT must be"),
+        ("https://cognito example/", "abc123", "COGNITO_ENDPOINT must be"),
+        (COGNITO_ENDPOINT, "", "COGNITO_CLIENT_ID must be"),
+        ("", "abc123", "COGNITO_ENDPOINT must be"),
+        (COGNITO_ENDPOINT, "abc</script>", "COGNITO_CLIENT_ID must be"),
+    ],
+)
+def test_invalid_cognito_settings_fail_clearly(endpoint: str, client_id: str, reason: str) -> None:
+    environ = {"WEBSOCKET_URL": WSS_URL, "COGNITO_ENDPOINT": endpoint}
+    environ["COGNITO_CLIENT_ID"] = client_id
+    with pytest.raises(dashboard_page.SettingsError, match=reason):
+        dashboard_page.PageSettings.from_env(environ)
+
+
+def test_local_cognito_endpoint_may_be_plain_http_on_loopback() -> None:
+    settings = dashboard_page.PageSettings.from_env(
+        {
+            "WEBSOCKET_URL": "ws://127.0.0.1:9001",
+            "COGNITO_ENDPOINT": "http://127.0.0.1:4566/",
+            "COGNITO_CLIENT_ID": "abc123",
+        }
+    )
+    assert settings.cognito_origin == "http://127.0.0.1:4566"
+    assert settings.access == "cognito"
+
+
 # ---------------------------------------------------------------- injected configuration
 
 HOSTILE = [
@@ -332,7 +388,7 @@ def test_hostile_url_stays_inside_the_config_block(
         (None, f"app.js?v={_version('app.js')}"),
     ]
     assert [t for t, _ in parsed.tags].count("img") == 0
-    assert config_of(page) == {"websocketUrl": url}
+    assert config_of(page) == {"websocketUrl": url, "access": "public"}
 
 
 def _version(file: str) -> str:

@@ -158,12 +158,16 @@ class FakeWebSocketApi:
     frames are answered like the $default route with its route response.
     ``stop()`` closes every connection (1001, going away, as API Gateway does after two
     hours) and the listening socket; ``start()`` listens again on the same port.
+    ``paths`` records every handshake's path and query (refused ones too); ``refuse(path)``
+    true answers the handshake 401, as API Gateway does when the $connect authorizer refuses.
     """
 
     scripts: Sequence[Sequence[str | float]]
     port: int = 0
     received: list[tuple[int, str]] = field(default_factory=list)  # (connection, frame)
     origins: list[str | None] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    refuse: Callable[[str], bool] | None = None
     _server: Any = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -184,7 +188,13 @@ class FakeWebSocketApi:
     def start(self) -> FakeWebSocketApi:
         from websockets.sync.server import serve
 
-        self._server = serve(self._handle, LOOPBACK, self.port, compression=None)
+        self._server = serve(
+            self._handle,
+            LOOPBACK,
+            self.port,
+            compression=None,
+            process_request=self._process_request,
+        )
         self.port = int(self._server.socket.getsockname()[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="websocket-api", daemon=True
@@ -199,6 +209,13 @@ class FakeWebSocketApi:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+    def _process_request(self, connection: Any, request: Any) -> Any:
+        with self._lock:
+            self.paths.append(request.path)
+        if self.refuse is not None and self.refuse(request.path):
+            return connection.respond(401, "Unauthorized\n")
+        return None
 
     def _handle(self, connection: Any) -> None:
         import ws_default
@@ -227,8 +244,10 @@ class FakeWebSocketApi:
 
 
 @contextlib.contextmanager
-def websocket_api(scripts: Sequence[Sequence[str | float]]) -> Iterator[FakeWebSocketApi]:
-    api = FakeWebSocketApi(scripts).start()
+def websocket_api(
+    scripts: Sequence[Sequence[str | float]], refuse: Callable[[str], bool] | None = None
+) -> Iterator[FakeWebSocketApi]:
+    api = FakeWebSocketApi(scripts, refuse=refuse).start()
     try:
         yield api
     finally:

@@ -15,6 +15,12 @@
 // the page pings every 4 minutes and reconnects with exponential backoff (1 s doubling to
 // 30 s, with jitter). Every value from the network is written with textContent, never as HTML.
 // Charts are drawn by uPlot (web/package.json), served from this page's own origin.
+//
+// Access "cognito" (the config block): the $connect authorizer wants a Cognito access token
+// in the query string (?token=...). The page signs in with Cognito's InitiateAuth
+// (USER_PASSWORD_AUTH, then REFRESH_TOKEN_AUTH when the access token expires within a
+// minute of a (re)connect) and keeps the tokens in sessionStorage (this tab only). A failed
+// refresh, or a socket closed before it opened (the token refused), signs the page out.
 "use strict";
 
 (() => {
@@ -79,6 +85,9 @@
   let pingTimer = null;
   let pongTimer = null;
   let pingSentAt = null;
+  let session = 0; // bumped by sign-in and sign-out: a connect in flight for an old one stops
+  const TOKENS_KEY = "acme-dashboard-tokens";
+  const REFRESH_MARGIN_MS = 60_000;
 
   // ------------------------------------------------------------------ helpers
 
@@ -154,21 +163,127 @@
     pingSentAt = null;
   }
 
-  function connect(url) {
+  // ------------------------------------------------------------------ sign-in (Cognito)
+
+  function loadTokens() {
+    try {
+      const tokens = JSON.parse(sessionStorage.getItem(TOKENS_KEY));
+      return isObject(tokens) && typeof tokens.access === "string" ? tokens : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async function initiateAuth(flow, parameters) {
+    const response = await fetch(config.cognitoEndpoint, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
+      },
+      body: JSON.stringify({ AuthFlow: flow, ClientId: config.cognitoClientId, AuthParameters: parameters }),
+      cache: "no-store",
+      credentials: "omit",
+    });
+    const body = await response.json().catch(() => ({}));
+    const result = isObject(body) ? body.AuthenticationResult : null;
+    if (response.ok && isObject(result) && typeof result.AccessToken === "string") {
+      const tokens = {
+        access: result.AccessToken,
+        refresh: typeof result.RefreshToken === "string" ? result.RefreshToken : parameters.REFRESH_TOKEN,
+        expiresAt: Date.now() + (finite(result.ExpiresIn) ?? 3600) * 1000,
+      };
+      sessionStorage.setItem(TOKENS_KEY, JSON.stringify(tokens));
+      return tokens;
+    }
+    if (isObject(body) && typeof body.ChallengeName === "string") {
+      throw new Error(`Cognito asks for ${body.ChallengeName}; ask the platform team`);
+    }
+    throw new Error(isObject(body) && typeof body.message === "string" ? body.message : `HTTP ${response.status}`);
+  }
+
+  // The URL to connect to: with Cognito, the access token (refreshed first when it expires
+  // within a minute); null when the page is signed out.
+  async function socketUrl() {
+    if (config.access !== "cognito") return config.websocketUrl;
+    let tokens = loadTokens();
+    if (tokens === null) return null;
+    if (!(tokens.expiresAt - Date.now() > REFRESH_MARGIN_MS)) {
+      if (typeof tokens.refresh !== "string") return null;
+      try {
+        tokens = await initiateAuth("REFRESH_TOKEN_AUTH", { REFRESH_TOKEN: tokens.refresh });
+      } catch {
+        return null;
+      }
+    }
+    const url = new URL(config.websocketUrl);
+    url.searchParams.set("token", tokens.access);
+    return url.href;
+  }
+
+  function signOut(detail) {
+    session += 1;
+    clearTimers();
+    sessionStorage.removeItem(TOKENS_KEY);
+    const ws = socket;
+    socket = null;
+    if (ws) ws.close(1000, "signed out");
+    attempt = 0;
+    setState("signed-out", "Signed out", detail);
+    byId("sign-out").hidden = true;
+    byId("sign-in").hidden = false;
+  }
+
+  async function signIn(event) {
+    event.preventDefault();
+    const button = byId("sign-in-button");
+    const problem = byId("sign-in-error");
+    button.disabled = true;
+    problem.textContent = "";
+    try {
+      await initiateAuth("USER_PASSWORD_AUTH", {
+        USERNAME: byId("username").value,
+        PASSWORD: byId("password").value,
+      });
+      byId("password").value = "";
+      byId("sign-in").hidden = true;
+      byId("sign-out").hidden = false;
+      session += 1;
+      attempt = 0;
+      connect();
+    } catch (error) {
+      problem.textContent = `Sign-in failed: ${error.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ the socket
+
+  async function connect() {
     clearTimers();
     if (attempt === 0) setState("connecting", "Connecting…");
     else setState("reconnecting", "Reconnecting…", `Attempt ${attempt}: connecting`);
+    const mine = session;
+    const url = await socketUrl();
+    if (mine !== session) return;
+    if (url === null) {
+      signOut("sign in again to watch the live feed");
+      return;
+    }
     let ws;
     try {
       ws = new WebSocket(url);
     } catch (error) {
       showNotice(`cannot open the WebSocket: ${error.message}`);
-      scheduleReconnect(url);
+      scheduleReconnect();
       return;
     }
     socket = ws;
+    let opened = false;
     ws.addEventListener("open", () => {
       if (socket !== ws) return;
+      opened = true;
       attempt = 0;
       setState("live", "Live", `connected at ${utcTime(new Date())} UTC`);
       sendPing();
@@ -180,12 +295,13 @@
     ws.addEventListener("close", () => {
       if (socket !== ws) return;
       socket = null;
-      scheduleReconnect(url);
+      if (!opened && config.access === "cognito") signOut("the platform refused the sign-in");
+      else scheduleReconnect();
     });
     // An "error" event is always followed by "close", which reconnects.
   }
 
-  function scheduleReconnect(url) {
+  function scheduleReconnect() {
     clearTimers();
     attempt += 1;
     const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** (attempt - 1));
@@ -197,7 +313,7 @@
     };
     countdown();
     countdownTimer = setInterval(countdown, 1000);
-    reconnectTimer = setTimeout(() => connect(url), delay);
+    reconnectTimer = setTimeout(connect, delay);
   }
 
   function sendPing() {
@@ -219,7 +335,7 @@
       }
     }
     showNotice("no answer to ping; reconnecting");
-    scheduleReconnect(config.websocketUrl);
+    scheduleReconnect();
   }
 
   // ------------------------------------------------------------------ messages
@@ -580,7 +696,10 @@
   function readConfig() {
     try {
       const parsed = JSON.parse(byId("config").textContent);
-      if (isObject(parsed) && typeof parsed.websocketUrl === "string") return parsed;
+      const cognito =
+        parsed.access !== "cognito" ||
+        (typeof parsed.cognitoEndpoint === "string" && typeof parsed.cognitoClientId === "string");
+      if (isObject(parsed) && typeof parsed.websocketUrl === "string" && cognito) return parsed;
     } catch {
       // fall through
     }
@@ -608,8 +727,15 @@
     setState("error", "Not configured", "the page has no WebSocket URL");
   } else {
     window.addEventListener("online", () => {
-      if (!socket) connect(config.websocketUrl);
+      if (!socket && byId("sign-in").hidden) connect();
     });
-    connect(config.websocketUrl);
+    byId("sign-in").addEventListener("submit", signIn);
+    byId("sign-out").addEventListener("click", () => signOut("you signed out"));
+    if (config.access === "cognito" && loadTokens() === null) {
+      signOut("sign in to watch the live feed");
+    } else {
+      byId("sign-out").hidden = config.access !== "cognito";
+      connect();
+    }
   }
 })();

@@ -448,3 +448,56 @@ def test_a_real_package_runs_with_its_own_dependencies(make_runtime: RuntimeFact
     assert [(line["message"], line["function_request_id"]) for line in logged] == [
         ("message answered", result.request_id)
     ]
+
+
+def _foreign_dist(name: str, version: str, package: str, source: str) -> dict[str, str]:
+    """A distribution as pip installs it for Lambda's arm64 python3.13 (not loadable here)."""
+    info = f"{name}-{version}.dist-info"
+    return {
+        f"{package}/__init__.py": source,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: false\n"
+        "Tag: cp313-cp313-manylinux_2_34_aarch64\n",
+        f"{info}/RECORD": f"{package}/__init__.py,,\n{info}/METADATA,,\n",
+    }
+
+
+def test_foreign_compiled_distribution_loads_the_host_build_of_its_version(
+    make_runtime: RuntimeFactory, runtime_site: RuntimeSite
+) -> None:
+    """The zip's cryptography is Lambda's arm64 build: the worker loads this machine's build
+    of the same version (build/lambda-runtime/host-builds), ahead of the zip's files."""
+    source = (
+        "import importlib.metadata, cryptography\n"
+        "from cryptography.hazmat.primitives.asymmetric import rsa\n"
+        "def handler(e, c):\n"
+        "    rsa.generate_private_key(public_exponent=65537, key_size=1024)\n"
+        "    return [cryptography.__file__, importlib.metadata.version('cryptography')]\n"
+    )
+    files = {"app.py": source}
+    for name, version in (("cryptography", "50.0.2"), ("cffi", "2.1.1")):
+        files |= _foreign_dist(name, version, name, "raise ImportError('arm64 build')\n")
+    runtime = make_runtime()
+    result, body = call(runtime, function_config(files=files), {})
+    assert result.function_error is None, body
+    path, version = body
+    assert Path(path).resolve().is_relative_to(runtime_site.host_builds.resolve())
+    assert version == "50.0.2"
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "expected"),
+    [
+        ("nativefake", "1.0", "nativefake 1.0 built for cp313-cp313-manylinux_2_34_aarch64"),
+        ("cryptography", "49.0.0", "the host build in .* is cryptography 50.0.2"),
+    ],
+)
+def test_foreign_compiled_distribution_without_a_host_build_of_its_version_fails(
+    make_runtime: RuntimeFactory, name: str, version: str, expected: str
+) -> None:
+    files = {"app.py": "def handler(e, c):\n    return 1\n"}
+    files |= _foreign_dist(name, version, name, "")
+    with pytest.raises(LambdaServiceError, match=expected) as raised:
+        make_runtime().invoke(function_config(files=files), b"{}")
+    assert raised.value.error_type == "ServiceException"
+    assert "make lambda-runtime" in raised.value.message
