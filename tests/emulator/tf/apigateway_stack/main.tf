@@ -43,7 +43,9 @@ provider "aws" {
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_region_validation      = true
-  max_retries                 = 1
+  # A few retries: a request can meet a connection the emulator has just closed (it
+  # answers HTTP/1.0, one request a connection); unsupported APIs still fail quickly.
+  max_retries                 = 4
 
   endpoints {
     apigatewayv2 = var.endpoint
