@@ -45,7 +45,7 @@ provider "aws" {
   skip_region_validation      = true
   # A few retries: a request can meet a connection the emulator has just closed (it
   # answers HTTP/1.0, one request a connection); unsupported APIs still fail quickly.
-  max_retries                 = 4
+  max_retries = 4
 
   endpoints {
     apigatewayv2 = var.endpoint

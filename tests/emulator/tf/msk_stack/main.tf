@@ -46,7 +46,7 @@ provider "aws" {
   s3_use_path_style           = true
   # A few retries: a request can meet a connection the emulator has just closed (it
   # answers HTTP/1.0, one request a connection); unsupported APIs still fail quickly.
-  max_retries                 = 4
+  max_retries = 4
 
   endpoints {
     ec2      = var.endpoint
