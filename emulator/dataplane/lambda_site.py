@@ -187,42 +187,21 @@ def build_site(
             if wheel_dir is not None
             else ["--index-url", "https://pypi.org/simple"]
         )
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--target",
-                str(staged.site_packages),
-                *source,
-                "-r",
-                str(requirements),
-            ],
-            env=pip_environment(),
-        )
-        _run([str(staged.python), "-c", _CHECK_IMPORTS], env={"PATH": os.environ["PATH"]})
-        host_pins = compiled_pins()
-        if host_pins:  # this machine's build of the handlers' compiled pins, same versions
+
+        def pip_install(target: Path, *wanted: str) -> None:
             _run(
                 [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--no-deps",
-                    "--only-binary=:all:",
-                    "--target",
-                    str(staged.host_builds),
-                    *source,
-                    *host_pins,
+                    *(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"),
+                    *("--only-binary=:all:", "--target", str(target), *source, *wanted),
                 ],
                 env=pip_environment(),
             )
+
+        pip_install(staged.site_packages, "-r", str(requirements))
+        _run([str(staged.python), "-c", _CHECK_IMPORTS], env={"PATH": os.environ["PATH"]})
+        host_pins = compiled_pins()
+        if host_pins:  # this machine's build of the handlers' compiled pins, same versions
+            pip_install(staged.host_builds, *host_pins)
         (staging / MARKER_FILE).write_text(
             json.dumps(_fingerprint(requirements), indent=2) + "\n", encoding="utf-8"
         )
