@@ -73,7 +73,8 @@ class Lifecycle:
 @dataclass(frozen=True)
 class SecureBucketProps:
     bucket_name: str
-    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    # None: no lifecycle rules (every object version is kept).
+    lifecycle: Lifecycle | None = field(default_factory=Lifecycle)
     # Statements other services need (for example log delivery); TLS-only is always added.
     extra_policy_statements: tuple[DataAwsIamPolicyDocumentStatement, ...] = ()
     # Dev buckets may be destroyed with their objects; prod keeps data unless emptied by hand.
@@ -136,13 +137,14 @@ class SecureBucket(Construct):
         S3BucketPolicy(
             self, "policy", bucket=bucket_id, policy=document.json, depends_on=[public_access]
         )
-        S3BucketLifecycleConfiguration(
-            self,
-            "lifecycle",
-            bucket=bucket_id,
-            rule=self._rules(props.lifecycle),
-            depends_on=[versioning],
-        )
+        if props.lifecycle is not None:
+            S3BucketLifecycleConfiguration(
+                self,
+                "lifecycle",
+                bucket=bucket_id,
+                rule=self._rules(props.lifecycle),
+                depends_on=[versioning],
+            )
 
     @staticmethod
     def _rules(lifecycle: Lifecycle) -> list[S3BucketLifecycleConfigurationRule]:

@@ -81,6 +81,51 @@ class StackContext:
         return f"../../../{self.state.local_dir}/{self.environment}/{stack_name}.tfstate"
 
 
+def provider_settings(context: StackContext) -> dict[str, Any]:
+    """The AWS provider's settings: the region and tags, and in local mode the emulator."""
+    settings: dict[str, Any] = {
+        "region": context.region,
+        "default_tags": [{"tags": dict(context.default_tags)}],
+    }
+    endpoint = context.emulator.endpoint_url
+    if endpoint:
+        settings.update(
+            access_key=EMULATOR_ACCESS_KEY,
+            secret_key=EMULATOR_SECRET_KEY,
+            skip_credentials_validation=True,
+            skip_metadata_api_check="true",
+            s3_use_path_style=True,
+            # A few quick retries ride out a dropped loopback connection; the default
+            # (25 with backoff) would hang for minutes on an API the emulator lacks.
+            max_retries=3,
+            endpoints=[AwsProviderEndpoints(**dict.fromkeys(EMULATED_SERVICES, endpoint))],
+        )
+    return settings
+
+
+def backend_settings(context: StackContext, key: str) -> dict[str, Any]:
+    """S3 backend (and remote-state) settings for the state object ``key``."""
+    state = context.state
+    settings: dict[str, Any] = {
+        "bucket": state.bucket,
+        "key": key,
+        "region": state.region,
+        "encrypt": True,
+    }
+    endpoint = context.emulator.endpoint_url
+    if endpoint:
+        settings.update(
+            endpoints={"s3": endpoint, "sts": endpoint},
+            use_path_style=True,
+            skip_credentials_validation=True,
+            skip_requesting_account_id=True,
+            skip_metadata_api_check=True,
+            access_key=EMULATOR_ACCESS_KEY,
+            secret_key=EMULATOR_SECRET_KEY,
+        )
+    return settings
+
+
 class PlatformStack(TerraformStack):
     """Base class: one Terraform state per stack, shared only through declared outputs."""
 
@@ -155,45 +200,10 @@ class PlatformStack(TerraformStack):
 
     # -- provider and backend ---------------------------------------------------------------
     def _configure_provider(self) -> None:
-        settings: dict[str, Any] = {
-            "region": self.context.region,
-            "default_tags": [{"tags": dict(self.context.default_tags)}],
-        }
-        endpoint = self.context.emulator.endpoint_url
-        if endpoint:
-            settings.update(
-                access_key=EMULATOR_ACCESS_KEY,
-                secret_key=EMULATOR_SECRET_KEY,
-                skip_credentials_validation=True,
-                skip_metadata_api_check="true",
-                s3_use_path_style=True,
-                # A few quick retries ride out a dropped loopback connection; the default
-                # (25 with backoff) would hang for minutes on an API the emulator lacks.
-                max_retries=3,
-                endpoints=[AwsProviderEndpoints(**dict.fromkeys(EMULATED_SERVICES, endpoint))],
-            )
-        AwsProvider(self, "aws", **settings)
+        AwsProvider(self, "aws", **provider_settings(self.context))
 
     def _backend_settings(self, stack_name: str) -> dict[str, Any]:
-        state = self.context.state
-        settings: dict[str, Any] = {
-            "bucket": state.bucket,
-            "key": self.context.state_key(stack_name),
-            "region": state.region,
-            "encrypt": True,
-        }
-        endpoint = self.context.emulator.endpoint_url
-        if endpoint:
-            settings.update(
-                endpoints={"s3": endpoint, "sts": endpoint},
-                use_path_style=True,
-                skip_credentials_validation=True,
-                skip_requesting_account_id=True,
-                skip_metadata_api_check=True,
-                access_key=EMULATOR_ACCESS_KEY,
-                secret_key=EMULATOR_SECRET_KEY,
-            )
-        return settings
+        return backend_settings(self.context, self.context.state_key(stack_name))
 
     def _configure_backend(self) -> None:
         if self.context.state.backend == "local":

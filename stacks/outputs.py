@@ -132,3 +132,42 @@ ALL_CONTRACTS: tuple[type[OutputContract], ...] = (
     DataGenOutputs,
     DashboardOutputs,
 )
+
+
+class BootstrapOutputs(OutputContract):
+    """What ``make bootstrap`` creates before the platform's first deploy (one environment).
+
+    Not a platform stack: its own state lives beside theirs, and no stack reads it.
+    """
+
+    stack_name = "bootstrap"
+    STATE_BUCKET = Output(
+        "state_bucket_name",
+        "S3 bucket of every stack's state (versioned, encrypted, TLS only, S3 lock files).",
+    )
+    STATE_REGION = Output("state_bucket_region", "Region of the state bucket.")
+    STATE_KEYS = Output(
+        "state_keys", "Map of platform stack name to the key of its state in the bucket."
+    )
+    OIDC_PROVIDER_ARN = Output(
+        "github_oidc_provider_arn", "IAM OIDC provider trusted for GitHub Actions' tokens."
+    )
+    PLAN_ROLE_ARN = Output(
+        "plan_role_arn",
+        "Role the pull-request workflow assumes (OIDC, pull_request events of the repository): "
+        "read-only, plus the state lock files.",
+    )
+    DEPLOY_ROLE_ARN = Output(
+        "deploy_role_arn",
+        "Role the apply workflow assumes (OIDC, jobs in the GitHub environment named after "
+        "this environment): applies the reviewed plans.",
+    )
+    STATE_READER_ROLE_ARN = Output(
+        "state_reader_role_arn",
+        "Role other teams assume to read this environment's platform state, and nothing else.",
+    )
+    REMOTE_STATE_CONFIGS = Output(
+        "remote_state_configs",
+        "Map of platform stack name to the `config` of a `terraform_remote_state` (backend "
+        '"s3") that reads its outputs through the state-reader role.',
+    )
