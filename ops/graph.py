@@ -9,7 +9,7 @@ destroyed, in reverse) at the same time.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +50,14 @@ class StackGraph:
     @property
     def names(self) -> tuple[str, ...]:
         return self.order()
+
+    def subset(self, names: Collection[str]) -> StackGraph:
+        """Only ``names``, ordered among themselves by the dependencies between them."""
+        unknown = sorted(set(names) - self.dependencies.keys())
+        if unknown:
+            raise StackGraphError(f"unknown stacks {unknown}; stacks: {list(self.names)}")
+        keep = set(names)
+        return StackGraph({n: self.dependencies[n] & keep for n in self.dependencies if n in keep})
 
     def reversed(self) -> StackGraph:
         """Dependents first: the order in which stacks can be destroyed."""

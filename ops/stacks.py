@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +46,13 @@ def stacks(outdir: Path, environ: Mapping[str, str] | None = None) -> dict[str, 
     return {name: Terraform(outdir / "stacks" / name, dict(environ or {})) for name in graph.names}
 
 
-def init_all(outdir: Path) -> dict[str, Terraform]:
-    """``terraform init`` in every stack: the first alone (it fills the shared provider
-    cache, which Terraform does not guard against concurrent writers), the rest together."""
+def init_all(outdir: Path, only: Collection[str] | None = None) -> dict[str, Terraform]:
+    """``terraform init`` in every stack (or those ``only`` names), in dependency order: the
+    first alone (it fills the shared provider cache, which Terraform does not guard against
+    concurrent writers), the rest together."""
     found = stacks(outdir)
+    if only is not None:
+        found = {name: stack for name, stack in found.items() if name in only}
     first, *rest = found.values()
     first.init()
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="init") as pool:
@@ -105,17 +108,35 @@ class StackPlan:
         return stack_changes(self.document)
 
 
-def plan_all(outdir: Path, plan_dir: Path) -> list[StackPlan]:
-    """Binary plan and its JSON for every stack, plus one Markdown summary of them all.
+PLAN_MANIFEST = "plans.json"
+
+
+def plan_all(outdir: Path, plan_dir: Path, only: Collection[str] | None = None) -> list[StackPlan]:
+    """Binary plan and its JSON for every stack (or the stacks ``only`` names), one Markdown
+    summary of them all, and ``plans.json``: which stacks were planned, from which commit.
 
     Plans only read state, so every stack is planned at the same time.
     """
     plan_dir.mkdir(parents=True, exist_ok=True)
-    found = init_all(outdir)
+    if only is not None:
+        StackGraph.from_manifest(outdir).subset(only)  # names unknown stacks
+    found = init_all(outdir, only)
     with ThreadPoolExecutor(max_workers=len(found), thread_name_prefix="plan") as pool:
         plans = list(pool.map(lambda stack: _plan(stack, plan_dir), found.values()))
     _summarize(plans, plan_dir)
+    manifest = {"stacks": list(found), "commit": _commit()}
+    (plan_dir / PLAN_MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return plans
+
+
+def _commit() -> str | None:
+    """The commit the plans were made from: CI's, else the checkout's (None outside git)."""
+    if os.environ.get("GITHUB_SHA"):
+        return os.environ["GITHUB_SHA"]
+    result = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip() or None
 
 
 def _plan(stack: Terraform, plan_dir: Path) -> StackPlan:
