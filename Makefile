@@ -37,7 +37,7 @@ ifneq ($(strip $(TF_PLUGIN_DIR)),)
 export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
 endif
 
-.PHONY: help venv web-vendor packages lambda-runtime synth validate security lint test bench deploy plan deploy-local destroy-local fire-schedule distributions dashboard-user query clean
+.PHONY: help venv web-vendor packages lambda-runtime synth validate security lint test bench deploy plan apply-plans bootstrap deploy-local destroy-local fire-schedule distributions dashboard-user query clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -125,13 +125,33 @@ deploy: synth node_modules/.package-lock.json $(if $(strip $(TF_PLUGIN_DIR)),$(T
 TF_CONFIG_DEP := $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG))
 LOCAL_ARGS    := --port $(LOCAL_PORT) --workdir $(LOCAL_DIR)
 
+# `make plan STACKS=network,msk` plans only those stacks (default: all five).
+STACKS ?=
+STACKS_ARG := $(if $(strip $(STACKS)),--stacks $(STACKS))
+
 ifeq ($(strip $(LOCAL)),)
 plan: synth $(TF_CONFIG_DEP) ## Plan every stack: binary plans, JSON and build/plan/summary.md (LOCAL=1: the emulator)
-	$(PY) -m ops.plan --outdir $(OUT) --plan-dir $(BUILD)/plan
+	$(PY) -m ops.plan --outdir $(OUT) --plan-dir $(BUILD)/plan $(STACKS_ARG)
+
+apply-plans: synth $(TF_CONFIG_DEP) ## Apply the saved plans of build/plan in dependency order; a stale plan is refused (LOCAL=1: the emulator's)
+	$(PY) -m ops.apply_plans --outdir $(OUT) --plan-dir $(BUILD)/plan
 else
 plan: packages $(TF_CONFIG_DEP)
-	$(PY) -m ops.local plan $(LOCAL_ARGS)
+	$(PY) -m ops.local plan $(LOCAL_ARGS) $(STACKS_ARG)
+
+apply-plans: venv $(TF_CONFIG_DEP)
+	$(PY) -m ops.local apply-plans $(LOCAL_ARGS)
 endif
+
+# Who bootstraps knows the repository (owner/name) whose workflows plan and deploy, and
+# which principals may read the state (space-separated ARNs; default: this account).
+GITHUB_REPOSITORY ?=
+STATE_READERS     ?=
+OIDC_PROVIDER_ARN ?=
+bootstrap: venv $(TF_CONFIG_DEP) ## Create the state bucket, GitHub OIDC provider and plan/deploy/state-reader roles (GITHUB_REPOSITORY=owner/name)
+	$(PY) -m ops.bootstrap --github-repository "$(GITHUB_REPOSITORY)" \
+		$(foreach principal,$(STATE_READERS),--state-reader-principal $(principal)) \
+		$(if $(strip $(OIDC_PROVIDER_ARN)),--existing-oidc-provider-arn $(OIDC_PROVIDER_ARN))
 
 deploy-local: packages lambda-runtime $(TF_CONFIG_DEP) ## Deploy all five stacks onto a local AWS emulator (no account needed)
 	$(PY) -m ops.local deploy $(LOCAL_ARGS)

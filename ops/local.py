@@ -1,7 +1,8 @@
 """Deploy the whole platform onto the local AWS emulator, and take it down again.
 
     python -m ops.local deploy  [--port 4599]   # make deploy-local
-    python -m ops.local plan    [--port 4599]   # make plan LOCAL=1
+    python -m ops.local plan    [--port 4599]   # make plan LOCAL=1 [STACKS=network,...]
+    python -m ops.local apply-plans             # make apply-plans LOCAL=1
     python -m ops.local destroy [--port 4599]   # make destroy-local
     python -m ops.local fire    [--port 4599]   # make fire-schedule
 
@@ -17,6 +18,7 @@ import argparse
 import getpass
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +31,8 @@ import boto3
 from emulator import DEFAULT_PORT, EmulatorError, is_healthy, start, stop
 from emulator.control import dataplane_status, endpoint_for, fire_rule, running_pid
 
+from .apply_plans import apply_plans
+from .graph import StackGraphError
 from .stacks import (
     ROOT,
     StackPlan,
@@ -75,20 +79,32 @@ class LocalTarget:
         }
 
 
-def create_state_bucket(target: LocalTarget) -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=target.endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+# The repository the local bootstrap's OIDC roles trust: a placeholder, as no GitHub token
+# ever reaches the emulator.
+LOCAL_GITHUB_REPOSITORY = "acme/telemetry-platform"
+
+
+def bootstrap(target: LocalTarget) -> None:
+    """``make bootstrap`` against the emulator: the state bucket and roles, as on AWS."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ops.bootstrap",
+            "--github-repository",
+            LOCAL_GITHUB_REPOSITORY,
+            "--workdir",
+            str(target.workdir / "bootstrap"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, **target.synth_environ},
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    if STATE_BUCKET not in existing:
-        s3.create_bucket(
-            Bucket=STATE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
-        s3.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    if result.returncode != 0:
+        raise TerraformError(f"bootstrap failed:\n{result.stdout[-3000:]}{result.stderr[-6000:]}")
+    print("== bootstrap: state bucket, OIDC provider and roles", flush=True)
 
 
 def check_second_plan(plans: list[StackPlan]) -> None:
@@ -112,12 +128,12 @@ def deploy(target: LocalTarget) -> None:
         )
         print(f"== emulator at {emulator.endpoint} (pid {emulator.pid}, log {target.log_file})")
         try:
+            bootstrap(target)
             synth.result()
         except BaseException:
             stop(target.pid_file)
             raise
     try:
-        create_state_bucket(target)
         outputs, second_plans = apply_all(target.outdir, target.workdir / "plan")
         for stack, values in outputs.items():
             print(f"\n-- {stack} outputs")
@@ -206,11 +222,19 @@ def fire(target: LocalTarget) -> None:
         print(f"fired {schedule['rule']}: {fired['targets']} target(s) invoked")
 
 
-def plan(target: LocalTarget) -> None:
+def plan(target: LocalTarget, only: Sequence[str] | None = None) -> None:
     if not is_healthy(target.endpoint):
         raise EmulatorError(f"no emulator answers on {target.endpoint}: run make deploy-local")
     synthesize(target.outdir, target.synth_environ)
-    plan_all(target.outdir, target.workdir / "plan")
+    plan_all(target.outdir, target.workdir / "plan", only)
+
+
+def apply_saved_plans(target: LocalTarget) -> None:
+    """``make apply-plans LOCAL=1``: the plans ``make plan LOCAL=1`` saved, as CI applies."""
+    if not is_healthy(target.endpoint):
+        raise EmulatorError(f"no emulator answers on {target.endpoint}: run make deploy-local")
+    applied = apply_plans(target.outdir, target.workdir / "plan")
+    print(f"applied: {', '.join(applied) or 'nothing (no plan had changes)'}")
 
 
 def destroy(target: LocalTarget) -> None:
@@ -227,7 +251,10 @@ def destroy(target: LocalTarget) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The platform on the local AWS emulator")
-    parser.add_argument("command", choices=("deploy", "plan", "destroy", "fire", "user"))
+    parser.add_argument(
+        "command", choices=("deploy", "plan", "apply-plans", "destroy", "fire", "user")
+    )
+    parser.add_argument("--stacks", default="", help="plan: comma-separated stacks (default all)")
     parser.add_argument("--username", default="viewer", help="user: the name to create")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--workdir", type=Path, default=ROOT / ".local")
@@ -237,9 +264,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "user":
             user(target, args.username)
+        elif args.command == "plan":
+            plan(target, [name for name in args.stacks.split(",") if name] or None)
+        elif args.command == "apply-plans":
+            apply_saved_plans(target)
         else:
-            {"deploy": deploy, "plan": plan, "destroy": destroy, "fire": fire}[args.command](target)
-    except (TerraformError, EmulatorError) as error:
+            {"deploy": deploy, "destroy": destroy, "fire": fire}[args.command](target)
+    except (TerraformError, EmulatorError, StackGraphError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

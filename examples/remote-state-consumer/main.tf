@@ -22,6 +22,10 @@ locals {
     skip_requesting_account_id  = true
     skip_metadata_api_check     = true
   }) : "{}")
+  # Read through the platform's state-reader role when one is given.
+  reader = jsondecode(var.state_reader_role_arn == null ? "{}" : jsonencode({
+    assume_role = { role_arn = var.state_reader_role_arn }
+  }))
 }
 
 provider "aws" {
@@ -45,7 +49,7 @@ data "terraform_remote_state" "network" {
     bucket = var.state_bucket
     key    = "${var.state_key_prefix}/${var.environment}/network.tfstate"
     region = var.state_region
-  }, local.emulator_backend)
+  }, local.emulator_backend, local.reader)
 }
 
 data "terraform_remote_state" "msk" {
@@ -54,7 +58,7 @@ data "terraform_remote_state" "msk" {
     bucket = var.state_bucket
     key    = "${var.state_key_prefix}/${var.environment}/msk.tfstate"
     region = var.state_region
-  }, local.emulator_backend)
+  }, local.emulator_backend, local.reader)
 }
 
 data "aws_caller_identity" "current" {}

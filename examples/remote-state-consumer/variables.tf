@@ -49,3 +49,9 @@ variable "aws_endpoint_url" {
   type        = string
   default     = null
 }
+
+variable "state_reader_role_arn" {
+  description = "The platform's state-reader role (`make bootstrap` output state_reader_role_arn) to read its state through; null reads with your own credentials."
+  type        = string
+  default     = null
+}

@@ -64,6 +64,9 @@ def test_an_outside_team_reads_the_outputs_through_remote_state(
         "state_bucket=acme-data-local-terraform-state",
         "-var",
         "handler_zip=handler.zip",
+        # The bootstrap's reader role, as README tells other teams to read the state.
+        "-var",
+        "state_reader_role_arn=arn:aws:iam::123456789012:role/acme-data-dev-state-reader",
     ]
     terraform(example, "apply", "-auto-approve", "-input=false", *tf_vars, env=env)
     consumer = json.loads(terraform(example, "output", "-json", env=env))
