@@ -103,9 +103,10 @@ def check(
     plan_dir: Path, head_sha: str, environ: Mapping[str, str], repo: Path | None = None
 ) -> dict[str, Any]:
     """Every reason to refuse this artifact, as one error; the manifest when there is none."""
+    commit_sha(head_sha)
     manifest = read(plan_dir)
     problems = []
-    if manifest["head_sha"] != commit_sha(head_sha):
+    if manifest["head_sha"] != head_sha:
         problems.append(
             f"the plan was made for commit {manifest['head_sha']}, but the pull request's "
             f"final head is {head_sha} (pushed after the last plan)"
