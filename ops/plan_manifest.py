@@ -115,7 +115,8 @@ def check(
     if manifest["tree"] != tree:
         problems.append(
             f"the checkout being applied (tree {tree}) is not the files that were planned "
-            f"(tree {manifest['tree']}): main changed after the plan; update the branch"
+            f"(tree {manifest['tree']}): main changed after the plan, so the merged files "
+            "were never planned; plan main in a new pull request (see docs/ci.md)"
         )
     for key, value in target(environ).items():
         if manifest[key] != value:

@@ -65,7 +65,7 @@ def test_a_plan_of_an_earlier_push_is_refused(plan_dir: Path, repo: Path) -> Non
 def test_a_checkout_with_other_files_is_refused(plan_dir: Path, repo: Path) -> None:
     (repo / "main.py").write_text("print('v2')\n")
     git(repo, "commit", "-qam", "v2: main moved on")
-    with pytest.raises(ManifestError, match="not the files that were planned"):
+    with pytest.raises(ManifestError, match="were never planned"):
         check(plan_dir, HEAD, ENV, repo)
 
 
