@@ -151,6 +151,11 @@ HEAD_SHA      ?=
 PLAN_ARTIFACT ?= plan-pr$(PR_NUMBER)-$(HEAD_SHA)
 RUN_URL       ?=
 require = $(if $(strip $($(1))),,$(error $(1) is not set: $(2)))
+# The workflows pass optional repository variables through; an unset one arrives empty, and
+# the synth would take an empty ACME_STATE_REGION for a region: leave it to its default.
+ifeq ($(strip $(ACME_STATE_REGION)),)
+unexport ACME_STATE_REGION
+endif
 
 ci-plan: ## CI: validate, plan every stack, record the plan's commit in build/plan/manifest.json
 	$(call require,PR_NUMBER,the pull request number)
