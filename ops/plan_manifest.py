@@ -137,8 +137,12 @@ def check(
     return manifest
 
 
+PLAN_WORKFLOW = ".github/workflows/plan.yml"
+
+
 def find_run(github: GitHub, artifact: str, head_sha: str) -> int:
-    """The newest run holding an unexpired artifact of that name made for ``head_sha``."""
+    """The newest pull_request run of the plan workflow holding an unexpired artifact of that
+    name made for ``head_sha``. Runs of other workflows are ignored, whatever they upload."""
     listed = github.paginate(f"actions/artifacts?name={quote(artifact)}&per_page=100", "artifacts")
     candidates = [
         item
@@ -152,8 +156,20 @@ def find_run(github: GitHub, artifact: str, head_sha: str) -> int:
             f"no unexpired artifact {artifact!r} made for commit {head_sha}: "
             f"the plan workflow did not finish for the pull request's final push; {RERUN}"
         )
-    newest = max(candidates, key=lambda item: str(item.get("created_at", "")))
-    return int(newest["workflow_run"]["id"])
+    candidates.sort(key=lambda item: str(item.get("created_at", "")), reverse=True)
+    seen = []
+    for item in candidates:
+        run_id = int(item["workflow_run"]["id"])
+        run, _ = github.request("GET", github.url(f"actions/runs/{run_id}"))
+        # The path may carry "@ref" for some runs; the event must be the PR's own plan.
+        path = str(run.get("path", "")).split("@", 1)[0]
+        if path == PLAN_WORKFLOW and run.get("event") == "pull_request":
+            return run_id
+        seen.append(f"run {run_id} ({path or '?'}, {run.get('event')})")
+    raise ManifestError(
+        f"artifact {artifact!r} exists only in runs that are not the plan workflow's "
+        f"pull_request runs: {', '.join(seen)}; {RERUN}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -136,7 +136,26 @@ def test_find_run_takes_the_newest_unexpired_run_of_that_head(server: FakeGitHub
         artifact(name, 3, HEAD, "2026-12-01T10:00:00Z", expired=True),
         artifact(name, 4, "2" * 40, "2026-12-01T11:00:00Z"),
     ]
+    plan_run = {"path": ".github/workflows/plan.yml", "event": "pull_request"}
+    server.runs.update({run: plan_run for run in (1, 2, 3, 4)})
     assert find_run(GitHub(TOKEN, REPO, server.url), name, HEAD) == 2
+
+
+def test_find_run_ignores_artifacts_of_other_workflows(server: FakeGitHub) -> None:
+    name = f"plan-pr7-{HEAD}"
+    server.artifacts += [
+        artifact(name, 1, HEAD, "2026-12-01T08:00:00Z"),
+        artifact(name, 2, HEAD, "2026-12-01T09:00:00Z"),
+    ]
+    server.runs[1] = {
+        "path": ".github/workflows/plan.yml@refs/pull/7/merge",
+        "event": "pull_request",
+    }
+    server.runs[2] = {"path": ".github/workflows/other.yml", "event": "pull_request"}
+    assert find_run(GitHub(TOKEN, REPO, server.url), name, HEAD) == 1
+    server.runs[1] = {"path": ".github/workflows/plan.yml", "event": "workflow_dispatch"}
+    with pytest.raises(ManifestError, match=r"not the plan workflow's pull_request runs: run 2"):
+        find_run(GitHub(TOKEN, REPO, server.url), name, HEAD)
 
 
 def test_find_run_without_an_artifact_says_rerun(server: FakeGitHub) -> None:
@@ -147,6 +166,7 @@ def test_find_run_without_an_artifact_says_rerun(server: FakeGitHub) -> None:
 def test_cli_find_run_writes_the_step_output(server: FakeGitHub, tmp_path, monkeypatch) -> None:
     name = f"plan-pr7-{HEAD}"
     server.artifacts.append(artifact(name, 42, HEAD, "2026-12-01T08:00:00Z"))
+    server.runs[42] = {"path": ".github/workflows/plan.yml", "event": "pull_request"}
     output = tmp_path / "github_output"
     for key, value in {
         "GITHUB_TOKEN": TOKEN,

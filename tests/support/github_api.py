@@ -25,6 +25,7 @@ class FakeGitHub:
     url: str = ""
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
+    runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
     fail_with: int | None = None
     next_id: int = 1000
@@ -93,6 +94,11 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 name = query.get("name", [""])[0]
                 found = [a for a in state.artifacts if a["name"] == name]
                 return self._reply(200, {"total_count": len(found), "artifacts": found})
+            if (m := re.fullmatch(r"actions/runs/(\d+)", path)) and method == "GET":
+                run = state.runs.get(int(m.group(1)))
+                if run is None:
+                    return self._reply(404, {"message": "Not Found"})
+                return self._reply(200, {"id": int(m.group(1)), **run})
             return self._reply(404, {"message": "Not Found"})
 
         def do_GET(self) -> None:
