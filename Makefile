@@ -104,11 +104,10 @@ $(CHECKOV_VENV)/.installed: security/requirements-checkov.txt | $(VENV)/.install
 security: synth $(CHECKOV_VENV)/.installed ## checkov over the stacks: every failure needs its reason in security/checkov-accepted.yaml
 	$(PY) -m ops.checkov_gate --stacks $(OUT)/stacks --checkov $(CHECKOV_VENV)/bin/checkov
 
-lint: venv ## ruff and mypy over the whole tree, actionlint and zizmor over the workflows
+lint: venv lint-workflows ## ruff and mypy over the whole tree, actionlint and zizmor over the workflows
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
-	$(MAKE) --no-print-directory lint-workflows
 
 # Both from requirements-dev.txt. zizmor runs offline: CI has no GitHub token to give it, and
 # its online audits (known-vulnerable action versions) would make the result depend on the day.
