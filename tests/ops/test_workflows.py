@@ -116,3 +116,25 @@ def test_apply_runs_on_merge_in_the_environment_and_never_plans() -> None:
     names = [step.get("uses", step.get("run", "")) for step in job["steps"]]
     credentials = next(i for i, n in enumerate(names) if "configure-aws-credentials" in n)
     assert names.index("make ci-check-plan") < credentials, "refuse a bad plan before any key"
+
+
+@pytest.mark.parametrize(
+    ("target", "missing"),
+    [("ci-plan", "PR_NUMBER"), ("pr-comment", "PR_NUMBER"), ("ci-check-plan", "HEAD_SHA")],
+)
+def test_ci_targets_name_a_missing_variable_before_doing_anything(target, missing) -> None:
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PR_NUMBER", "HEAD_SHA", "ACME_ENV", "ACME_STATE_BUCKET", "MAKEFLAGS")
+    }
+    result = subprocess.run(
+        ["make", "--no-print-directory", target],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=environ,
+    )
+    assert result.returncode != 0
+    assert f"{missing} is not set" in result.stderr
