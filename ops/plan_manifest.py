@@ -31,7 +31,9 @@ from .github_api import GitHub, GitHubError
 
 MANIFEST = "manifest.json"
 SHA = re.compile(r"^[0-9a-f]{40}$")
-RERUN = "re-run the plan workflow on the pull request, review the new plan, then apply"
+RERUN = (
+    "re-run the plan workflow, review the new plan, then apply (docs/ci.md, When the apply refuses)"
+)
 
 
 class ManifestError(RuntimeError):
@@ -116,7 +118,7 @@ def check(
         problems.append(
             f"the checkout being applied (tree {tree}) is not the files that were planned "
             f"(tree {manifest['tree']}): main changed after the plan, so the merged files "
-            "were never planned; plan main in a new pull request (see docs/ci.md)"
+            "were never planned (a new pull request plans them)"
         )
     for key, value in target(environ).items():
         if manifest[key] != value:
