@@ -149,6 +149,8 @@ PR_NUMBER     ?=
 HEAD_SHA      ?=
 PLAN_ARTIFACT ?= plan-pr$(PR_NUMBER)-$(HEAD_SHA)
 RUN_URL       ?=
+# The plan job's result as the comment job sees it; not success: the comment says no plan.
+PLAN_RESULT   ?= success
 require = $(if $(strip $($(1))),,$(error $(1) is not set: $(2)))
 # The workflows pass optional repository variables through; an unset one arrives empty, and
 # the synth would take an empty ACME_STATE_REGION for a region: leave it to its default.
@@ -170,7 +172,7 @@ pr-comment: ## CI: post build/plan/summary.md as the pull request's one plan com
 	$(call require,HEAD_SHA,the pull request's head commit)
 	$(PYTHON_BOOT) -m ops.pr_comment --summary $(PLAN_DIR)/summary.md --pr '$(PR_NUMBER)' \
 		--head-sha '$(HEAD_SHA)' --artifact '$(PLAN_ARTIFACT)' --run-url '$(RUN_URL)' \
-		--environment '$(ACME_ENV)'
+		--environment '$(ACME_ENV)' --plan-result '$(or $(PLAN_RESULT),success)'
 
 ci-find-plan: ## CI: the run holding the plan artifact of HEAD_SHA (run-id=N, also to GITHUB_OUTPUT)
 	$(call require,HEAD_SHA,the pull request's final head commit)

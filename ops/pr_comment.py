@@ -69,6 +69,17 @@ def render(summary: str, context: Context, limit: int = MAX_BODY) -> str:
     return head + "".join(kept) + note
 
 
+def render_failure(result: str, context: Context) -> str:
+    """The body when this push has no plan: replaces the last one, which is no longer it."""
+    where = f" for environment `{context.environment}`" if context.environment else ""
+    return (
+        f"{MARKER}\n"
+        f"**No plan** of `{context.head_sha[:12]}`{where}: the plan job ended `{result}` "
+        f"([workflow run]({context.run_url})). The plan of an earlier push was removed from "
+        "this comment so it is not taken for this one; fix the run, or push again.\n"
+    )
+
+
 def find_comment(github: GitHub, pr: int) -> int | None:
     """The id of this tool's earlier comment on the pull request, if any."""
     for comment in github.paginate(f"issues/{pr}/comments?per_page=100"):
@@ -106,19 +117,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--artifact", required=True)
     parser.add_argument("--run-url", required=True)
     parser.add_argument("--environment", default="")
+    parser.add_argument(
+        "--plan-result",
+        default="success",
+        help="the plan job's result; anything but success posts that no plan exists",
+    )
     args = parser.parse_args(argv)
-    try:
-        summary = args.summary.read_text(encoding="utf-8")
-    except OSError as error:
-        print(
-            f"error: cannot read the plan summary {args.summary}: {error.strerror}; "
-            "did `make plan` succeed?",
-            file=sys.stderr,
-        )
-        return 1
     context = Context(args.head_sha, args.artifact, args.run_url, args.environment)
+    if args.plan_result == "success":
+        try:
+            body = render(args.summary.read_text(encoding="utf-8"), context)
+        except OSError as error:
+            print(
+                f"error: cannot read the plan summary {args.summary}: {error.strerror}; "
+                "did `make plan` succeed?",
+                file=sys.stderr,
+            )
+            return 1
+    else:
+        body = render_failure(args.plan_result, context)
     try:
-        action, comment_id = upsert(GitHub.from_env(), args.pr, render(summary, context))
+        action, comment_id = upsert(GitHub.from_env(), args.pr, body)
     except GitHubError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

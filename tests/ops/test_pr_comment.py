@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from ops.github_api import GitHub, GitHubError
-from ops.pr_comment import MARKER, MAX_BODY, Context, github_length, main, render, upsert
+from ops.pr_comment import (
+    MARKER,
+    MAX_BODY,
+    Context,
+    github_length,
+    main,
+    render,
+    render_failure,
+    upsert,
+)
 from tests.support.github_api import REPO, TOKEN, FakeGitHub, fake_github
 
 CONTEXT = Context("a" * 40, "plan-pr7-" + "a" * 40, "https://example.invalid/run/1", "dev")
@@ -116,3 +125,16 @@ def test_bad_input_is_refused_with_its_name(monkeypatch: pytest.MonkeyPatch) -> 
         main(
             ["--summary", "s", "--pr", "0", "--head-sha", "x", "--artifact", "a", "--run-url", "u"]
         )
+
+
+def test_a_failed_plan_replaces_the_earlier_plan_in_the_comment(env: FakeGitHub, tmp_path: Path):
+    summary = tmp_path / "summary.md"
+    summary.write_text("- add: `aws_s3_bucket.lake`\n", encoding="utf-8")
+    args = ["--summary", str(summary), "--pr", "7", "--head-sha", "b" * 40]
+    args += ["--artifact", "x", "--run-url", "https://example.invalid/run/2"]
+    assert main(args) == 0
+    (summary).unlink()  # a failed plan leaves none
+    assert main([*args, "--plan-result", "failure"]) == 0
+    [comment] = env.comments[7]
+    assert comment["body"] == render_failure("failure", Context("b" * 40, "x", args[-1]))
+    assert "**No plan**" in comment["body"] and "aws_s3_bucket" not in comment["body"]
