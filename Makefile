@@ -37,7 +37,8 @@ ifneq ($(strip $(TF_PLUGIN_DIR)),)
 export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
 endif
 
-.PHONY: help venv web-vendor packages lambda-runtime synth validate security lint test bench deploy plan apply-plans bootstrap deploy-local destroy-local fire-schedule distributions dashboard-user query clean
+.PHONY: help venv web-vendor packages lambda-runtime synth validate security lint lint-workflows test bench deploy plan apply-plans bootstrap deploy-local destroy-local fire-schedule distributions dashboard-user query clean \
+	ci-plan pr-comment ci-find-plan ci-check-plan ci-apply
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -103,10 +104,18 @@ $(CHECKOV_VENV)/.installed: security/requirements-checkov.txt | $(VENV)/.install
 security: synth $(CHECKOV_VENV)/.installed ## checkov over the stacks: every failure needs its reason in security/checkov-accepted.yaml
 	$(PY) -m ops.checkov_gate --stacks $(OUT)/stacks --checkov $(CHECKOV_VENV)/bin/checkov
 
-lint: venv ## ruff and mypy over the whole tree
+lint: venv lint-workflows ## ruff and mypy over the whole tree, actionlint and zizmor over the workflows
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+
+# Both from requirements-dev.txt. zizmor runs offline: CI has no GitHub token to give it, and
+# its online audits (known-vulnerable action versions) would make the result depend on the day.
+ACTIONLINT ?= $(VENV)/bin/actionlint
+ZIZMOR     ?= $(VENV)/bin/zizmor
+lint-workflows: venv ## actionlint and zizmor (offline) over .github/workflows
+	$(ACTIONLINT) -no-color .github/workflows/*.yml
+	$(ZIZMOR) --offline --no-progress .github/workflows
 
 test: lint security lambda-runtime web-vendor $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Lint, the checkov gate, then the whole test suite
 	$(PY) -m pytest -n 2 --dist loadgroup
@@ -152,6 +161,51 @@ bootstrap: venv $(TF_CONFIG_DEP) ## Create the state bucket, GitHub OIDC provide
 	$(PY) -m ops.bootstrap --github-repository "$(GITHUB_REPOSITORY)" \
 		$(foreach principal,$(STATE_READERS),--state-reader-principal $(principal)) \
 		$(if $(strip $(OIDC_PROVIDER_ARN)),--existing-oidc-provider-arn $(OIDC_PROVIDER_ARN))
+
+# ---- CI: the pull-request workflows (.github/workflows) call these; another CI can too.
+# The pull request and its head commit; the workflows export them.
+PLAN_DIR      := $(BUILD)/plan
+PR_NUMBER     ?=
+HEAD_SHA      ?=
+PLAN_ARTIFACT ?= plan-pr$(PR_NUMBER)-$(HEAD_SHA)
+RUN_URL       ?=
+# The plan job's result as the comment job sees it; not success: the comment says no plan.
+PLAN_RESULT   ?= success
+require = $(if $(strip $($(1))),,$(error $(1) is not set: $(2)))
+# The workflows pass optional repository variables through; an unset one arrives empty, and
+# the synth would take an empty ACME_STATE_REGION for a region: leave it to its default.
+ifeq ($(strip $(ACME_STATE_REGION)),)
+unexport ACME_STATE_REGION
+endif
+
+ci-plan: ## CI: validate, plan every stack, record the plan's commit in build/plan/manifest.json
+	$(call require,PR_NUMBER,the pull request number)
+	$(call require,HEAD_SHA,the pull request's head commit)
+	$(call require,ACME_ENV,repository variable ACME_ENV (dev or prod))
+	$(call require,ACME_STATE_BUCKET,repository variable ACME_STATE_BUCKET (bootstrap output))
+	$(MAKE) --no-print-directory validate plan
+	$(PY) -m ops.plan_manifest write --plan-dir $(PLAN_DIR) --head-sha '$(HEAD_SHA)' --pr '$(PR_NUMBER)'
+
+# Standard library only: the comment job runs it without a virtual environment.
+pr-comment: ## CI: post build/plan/summary.md as the pull request's one plan comment (GITHUB_TOKEN)
+	$(call require,PR_NUMBER,the pull request number)
+	$(call require,HEAD_SHA,the pull request's head commit)
+	$(PYTHON_BOOT) -m ops.pr_comment --summary $(PLAN_DIR)/summary.md --pr '$(PR_NUMBER)' \
+		--head-sha '$(HEAD_SHA)' --artifact '$(PLAN_ARTIFACT)' --run-url '$(RUN_URL)' \
+		--environment '$(ACME_ENV)' --plan-result '$(or $(PLAN_RESULT),success)'
+
+ci-find-plan: ## CI: the run holding the plan artifact of HEAD_SHA (run-id=N, also to GITHUB_OUTPUT)
+	$(call require,HEAD_SHA,the pull request's final head commit)
+	$(PYTHON_BOOT) -m ops.plan_manifest find-run --artifact '$(PLAN_ARTIFACT)' --head-sha '$(HEAD_SHA)'
+
+ci-check-plan: ## CI: refuse the plan in build/plan unless it is the reviewed plan of HEAD_SHA
+	$(call require,HEAD_SHA,the pull request's final head commit)
+	$(PYTHON_BOOT) -m ops.plan_manifest check --plan-dir $(PLAN_DIR) --head-sha '$(HEAD_SHA)'
+
+# Re-synthesized from the planned files (ci-check-plan proved them the same): `terraform apply
+# PLAN` takes the configuration from the plan, but needs the stack directory, its providers and
+# the Lambda zips the plan hashed. Prerequisites run in this order (no -j in CI).
+ci-apply: ci-check-plan synth apply-plans ## CI: check the downloaded plans, re-synthesize, apply them (never plans)
 
 deploy-local: packages lambda-runtime $(TF_CONFIG_DEP) ## Deploy all five stacks onto a local AWS emulator (no account needed)
 	$(PY) -m ops.local deploy $(LOCAL_ARGS)
