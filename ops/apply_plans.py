@@ -20,50 +20,19 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .graph import StackGraph, StackGraphError
-from .stacks import PLAN_MANIFEST, init_all
+from .stacks import PLAN_MANIFEST, StackPlan, init_all
 from .terraform import Terraform, TerraformError
-
-# How the stacks name their remote-state readers (stacks/base.py: read_upstream).
-UPSTREAM_PREFIX = "upstream-"
 
 
 class StalePlanError(TerraformError):
     """A saved plan no longer describes what applying it would do."""
 
 
-@dataclass(frozen=True)
-class SavedPlan:
-    stack: str
-    plan_file: Path
-    document: Mapping[str, Any]
-
-    @property
-    def has_changes(self) -> bool:
-        return bool(self.document.get("applyable"))
-
-    def upstream_outputs(self) -> dict[str, dict[str, Any]]:
-        """What the plan read from each upstream stack's state: stack -> outputs."""
-        resources = (
-            self.document.get("prior_state", {})
-            .get("values", {})
-            .get("root_module", {})
-            .get("resources", [])
-        )
-        return {
-            item["name"].removeprefix(UPSTREAM_PREFIX): dict(item["values"].get("outputs") or {})
-            for item in resources
-            if item.get("mode") == "data"
-            and item.get("type") == "terraform_remote_state"
-            and item.get("name", "").startswith(UPSTREAM_PREFIX)
-        }
-
-
-def load_plans(plan_dir: Path) -> dict[str, SavedPlan]:
+def load_plans(plan_dir: Path) -> dict[str, StackPlan]:
     """The saved plans ``plans.json`` lists; every one must be there, with its JSON."""
     manifest_path = plan_dir / PLAN_MANIFEST
     try:
@@ -86,12 +55,12 @@ def load_plans(plan_dir: Path) -> dict[str, SavedPlan]:
             document = json.loads(json_file.read_text(encoding="utf-8"))
         except ValueError as error:
             raise TerraformError(f"{json_file}: not JSON ({error})") from None
-        plans[name] = SavedPlan(name, plan_file.resolve(), document)
+        plans[name] = StackPlan(name, plan_file.resolve(), document)
     return plans
 
 
 def stale_upstreams(
-    plan: SavedPlan, outputs_now: Mapping[str, Mapping[str, Any]]
+    plan: StackPlan, outputs_now: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, list[str]]:
     """Upstream stack -> names of the outputs that differ from what ``plan`` read."""
     stale = {}

@@ -108,27 +108,23 @@ def bootstrap(
     workdir = workdir.resolve()
     local_state = workdir / "bootstrap.tfstate"
     outdir = workdir / "cdktf.out"
-    if state_in_bucket(config):
-        terraform = Terraform(synthesize(_props(config, inputs, None), outdir), dict(environ or {}))
-        terraform.init()
-        terraform.apply()
-        return terraform.outputs()
+    # The first run keeps its state locally: the bucket for it is what it creates.
+    first_run = not state_in_bucket(config)
     workdir.mkdir(parents=True, exist_ok=True)
-    terraform = Terraform(
-        synthesize(_props(config, inputs, local_state), outdir), dict(environ or {})
-    )
+    props = _props(config, inputs, local_state if first_run else None)
+    terraform = Terraform(synthesize(props, outdir), dict(environ or {}))
     terraform.init()
     terraform.apply()
-    # The bucket exists now: the same directory, synthesized with the S3 backend, takes
-    # the local state over (init sees the backend change and copies the state).
-    synthesize(_props(config, inputs, None), outdir)
-    terraform.run(
-        ["init", "-input=false", "-no-color", "-migrate-state", "-force-copy"], quiet=True
-    )
-    outputs = terraform.outputs()
-    local_state.unlink()
-    local_state.with_name(local_state.name + ".backup").unlink(missing_ok=True)
-    return outputs
+    if first_run:
+        # The bucket exists now: the same directory, synthesized with the S3 backend, takes
+        # the local state over (init sees the backend change and copies the state).
+        synthesize(_props(config, inputs, None), outdir)
+        terraform.run(
+            ["init", "-input=false", "-no-color", "-migrate-state", "-force-copy"], quiet=True
+        )
+        local_state.unlink()
+        local_state.with_name(local_state.name + ".backup").unlink(missing_ok=True)
+    return terraform.outputs()
 
 
 def describe(outputs: Mapping[str, Any]) -> str:

@@ -18,7 +18,6 @@ import argparse
 import getpass
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +39,7 @@ from .stacks import (
     destroy_all,
     plan_all,
     plan_differences,
+    run_python,
     synthesize,
 )
 from .terraform import TerraformError
@@ -86,9 +86,8 @@ LOCAL_GITHUB_REPOSITORY = "acme/telemetry-platform"
 
 def bootstrap(target: LocalTarget) -> None:
     """``make bootstrap`` against the emulator: the state bucket and roles, as on AWS."""
-    result = subprocess.run(
+    run_python(
         [
-            sys.executable,
             "-m",
             "ops.bootstrap",
             "--github-repository",
@@ -96,14 +95,9 @@ def bootstrap(target: LocalTarget) -> None:
             "--workdir",
             str(target.workdir / "bootstrap"),
         ],
-        cwd=ROOT,
-        env={**os.environ, **target.synth_environ},
-        capture_output=True,
-        text=True,
-        check=False,
+        target.synth_environ,
+        "bootstrap",
     )
-    if result.returncode != 0:
-        raise TerraformError(f"bootstrap failed:\n{result.stdout[-3000:]}{result.stderr[-6000:]}")
     print("== bootstrap: state bucket, OIDC provider and roles", flush=True)
 
 

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,18 +26,24 @@ from .terraform import Terraform, TerraformError
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def synthesize(outdir: Path, environ: Mapping[str, str]) -> None:
-    """Run main.py in its own process: the synth reads configuration from the environment."""
+def run_python(args: Sequence[str], environ: Mapping[str, str], what: str) -> None:
+    """``python <args>`` from the repository root in its own process, with ``environ`` added
+    (the synths read their configuration from the environment); fails with its output."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py")],
+        [sys.executable, *args],
         cwd=ROOT,
-        env={**os.environ, **environ, "CDKTF_OUTDIR": str(outdir)},
+        env={**os.environ, **environ},
         capture_output=True,
         text=True,
         check=False,
     )
     if result.returncode != 0:
-        raise TerraformError(f"synth failed:\n{result.stdout[-3000:]}{result.stderr[-6000:]}")
+        raise TerraformError(f"{what} failed:\n{result.stdout[-3000:]}{result.stderr[-6000:]}")
+
+
+def synthesize(outdir: Path, environ: Mapping[str, str]) -> None:
+    """Run main.py in its own process: the synth reads configuration from the environment."""
+    run_python([str(ROOT / "main.py")], {**environ, "CDKTF_OUTDIR": str(outdir)}, "synth")
 
 
 def stacks(outdir: Path, environ: Mapping[str, str] | None = None) -> dict[str, Terraform]:
@@ -97,6 +103,10 @@ def destroy_all(outdir: Path) -> None:
     StackGraph.from_manifest(outdir).reversed().run(destroy)
 
 
+# How the stacks name their remote-state readers (stacks/base.py: read_upstream).
+UPSTREAM_PREFIX = "upstream-"
+
+
 @dataclass(frozen=True)
 class StackPlan:
     stack: str
@@ -106,6 +116,27 @@ class StackPlan:
     @property
     def changes(self) -> list[Change]:
         return stack_changes(self.document)
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether applying it does anything (resources or outputs): Terraform's own flag."""
+        return bool(self.document.get("applyable"))
+
+    def upstream_outputs(self) -> dict[str, dict[str, Any]]:
+        """What the plan read from each upstream stack's state: stack -> outputs."""
+        resources = (
+            self.document.get("prior_state", {})
+            .get("values", {})
+            .get("root_module", {})
+            .get("resources", [])
+        )
+        return {
+            item["name"].removeprefix(UPSTREAM_PREFIX): dict(item["values"].get("outputs") or {})
+            for item in resources
+            if item.get("mode") == "data"
+            and item.get("type") == "terraform_remote_state"
+            and item.get("name", "").startswith(UPSTREAM_PREFIX)
+        }
 
 
 PLAN_MANIFEST = "plans.json"

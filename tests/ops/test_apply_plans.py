@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from ops.apply_plans import SavedPlan, load_plans, stale_upstreams
+from ops.apply_plans import load_plans, stale_upstreams
+from ops.stacks import StackPlan
 from ops.terraform import TerraformError
 
 
@@ -36,7 +37,7 @@ def plan_document(upstreams: dict[str, dict[str, Any]], applyable: bool = True) 
     }
 
 
-MSK_PLAN = SavedPlan(
+MSK_PLAN = StackPlan(
     "msk",
     Path("msk.tfplan"),
     plan_document({"network": {"vpc_id": "vpc-1", "private_subnet_ids": ["a", "b", "c"]}}),
@@ -48,7 +49,7 @@ def test_a_plan_knows_the_upstream_outputs_it_read() -> None:
         "network": {"vpc_id": "vpc-1", "private_subnet_ids": ["a", "b", "c"]}
     }
     assert MSK_PLAN.has_changes
-    assert not SavedPlan("x", Path("x"), plan_document({}, applyable=False)).has_changes
+    assert not StackPlan("x", Path("x"), plan_document({}, applyable=False)).has_changes
 
 
 def test_a_plan_whose_upstream_outputs_are_unchanged_is_current() -> None:
