@@ -223,6 +223,11 @@ class LambdaSettings:
     consumer_memory_mb: int = 512
     websocket_memory_mb: int = 256
     timeout_seconds: int = 300
+    # The producer's own deadline: how long an invocation waits for Kafka's acknowledgements
+    # before it fails and Lambda retries it. Publishing a batch takes about a second; a
+    # broker outage longer than three of these timeouts sends the batch to the failure queue
+    # instead of holding it for the generic five minutes.
+    producer_timeout_seconds: int = 30
     log_retention_days: int = 14
     generator_batch_size: int = 1000
     generator_schedule: str = "rate(5 minutes)"
@@ -241,6 +246,7 @@ class LambdaSettings:
         ):
             _int_range(f"lambdas.{name}", getattr(self, name), 128, 10240)
         _int_range("lambdas.timeout_seconds", self.timeout_seconds, 1, 900)
+        _int_range("lambdas.producer_timeout_seconds", self.producer_timeout_seconds, 10, 900)
         _one_of("lambdas.log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
         _int_range("lambdas.generator_batch_size", self.generator_batch_size, 1, 100_000)
         problem = schedule_problem(self.generator_schedule)

@@ -78,7 +78,7 @@ class DataGenStack(PlatformStack):
                 description="Publishes telemetry events to the MSK topic",
                 code=self.package("producer", lambdas),
                 memory_mb=lambdas.producer_memory_mb,
-                timeout_seconds=lambdas.timeout_seconds,
+                timeout_seconds=lambdas.producer_timeout_seconds,
                 environment={
                     "BOOTSTRAP_SERVERS": msk.string(MskOutputs.BOOTSTRAP_BROKERS_SASL_IAM),
                     "KAFKA_TOPIC": topic_name,

@@ -35,6 +35,7 @@ def test_defaults_follow_the_seeds_where_they_are_right() -> None:
         lambdas.consumer_memory_mb,
     ) == (256, 512, 512)
     assert lambdas.timeout_seconds == 300
+    assert lambdas.producer_timeout_seconds == 30
     assert lambdas.runtime == "python3.13"
     assert (config.msk.broker_count, config.msk.ebs_volume_gib) == (3, 100)
     assert config.msk.kafka_version == "3.8.x"

@@ -246,7 +246,7 @@ def test_data_gen_wires_schedule_async_failure_queue_and_firehose(synth: Synthes
     }
     producer = functions["acme-data-dev-producer"]
     assert producer["vpc_config"]["subnet_ids"]
-    assert producer["memory_size"] == 512 and producer["timeout"] == 300
+    assert producer["memory_size"] == 512 and producer["timeout"] == 30
     assert functions["acme-data-dev-generator"]["memory_size"] == 256
 
 
