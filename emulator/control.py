@@ -91,6 +91,11 @@ def fire_rule(endpoint: str, rule: str) -> dict[str, Any]:
     return _control(endpoint, "fire-rule", {"rule": rule})
 
 
+def inject_fault(endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Break one part of the data plane on purpose (see emulator/dataplane/faults.py)."""
+    return _control(endpoint, "faults", body)
+
+
 def port_in_use(host: str, port: int) -> bool:
     """True when something listens on host:port (connections in TIME_WAIT do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -68,6 +68,7 @@ from .apigateway_events import (
 )
 from .apigateway_sigv4 import SignatureRejected, verify_request
 from .credentials import Credentials
+from .faults import injected
 
 log = logging.getLogger("emulator.apigateway")
 
@@ -756,6 +757,12 @@ class WebSocketApi:
         if method == "DELETE":
             self._spawn(self._server_close(conn, WSCloseCode.OK, ""))
             return json_response(204, None, request_id=request_id)
+        failing = injected.connections_error()
+        if failing is not None:  # the fault suite's: the management API itself fails
+            status, error_type, message = failing
+            return json_response(
+                status, {"message": message}, error_type=error_type, request_id=request_id
+            )
         if conn.ws.buffered() > self.settings.send_buffer_bytes:
             return json_response(
                 429,

@@ -42,6 +42,7 @@ from moto.logs.models import logs_backends
 from moto.s3.models import s3_backends
 
 from .credentials import Authorizer, Credentials
+from .faults import injected
 from .kafka_event_sources import ClusterAccess, RoleTokenProvider
 from .workers import WorkerSet, WorkerThread
 
@@ -306,6 +307,8 @@ class _Reader(WorkerThread):
         object_arn = f"arn:aws:s3:::{destination.bucket}/{key}"
         if not self.authorizer.is_allowed(principal, "s3:PutObject", object_arn):
             return self._failed(f"S3.AccessDenied: {destination.role_arn} may not write {key}")
+        if injected.firehose_s3_failing():  # the fault suite's: S3 answers 500
+            return self._failed(f"S3 write to {destination.bucket}/{key} failed: InternalError")
         try:
             s3_backends[self.account]["aws"].put_object(destination.bucket, key, body)
         except Exception as error:

@@ -139,6 +139,7 @@ class LocalMskCluster:
         self._front_door: FrontDoor | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._broker_port: int | None = None
+        self._advertised: str | None = None
 
     # --- what callers read ----------------------------------------------------------------
 
@@ -213,7 +214,8 @@ class LocalMskCluster:
         listener.setblocking(False)
         self._listener = listener
         port = int(listener.getsockname()[1])
-        self._start_broker(advertised=f"tcp://{settings.host}:{port}")
+        self._advertised = f"tcp://{settings.host}:{port}"
+        self._start_broker(self._advertised, settings.broker_port)
         assert self._broker_port is not None
         front_door = FrontDoor(
             FrontDoorSettings(
@@ -235,15 +237,39 @@ class LocalMskCluster:
             self.broker_address,
         )
 
-    def _start_broker(self, advertised: str) -> None:
+    # --- faults: the broker process dies, the front door stays (as a broker host would) ------
+
+    def kill_broker(self) -> int:
+        """SIGKILL tansu, as a crashed broker: no shutdown, no flush. Answers its pid."""
+        with self._lock:
+            process = self._process
+            if process is None or process.poll() is not None:
+                raise MskClusterError("the broker is not running")
+            (self._supervisor or default_supervisor()).kill(process)
+            log.warning("MSK cluster %s: tansu killed", self.settings.cluster_arn)
+            return process.pid
+
+    def restart_broker(self) -> int:
+        """Start tansu again on the same port and storage, behind the same front door."""
+        with self._lock:
+            if self._front_door is None or self._advertised is None or not self._broker_port:
+                raise MskClusterError("the cluster is not started")
+            if self._process is not None and self._process.poll() is None:
+                raise MskClusterError("the broker is running")
+            self._start_broker(self._advertised, self._broker_port)
+            assert self._process is not None
+            log.warning("MSK cluster %s: tansu restarted", self.settings.cluster_arn)
+            return self._process.pid
+
+    def _start_broker(self, advertised: str, fixed_port: int) -> None:
         settings = self.settings
         supervisor = self._supervisor or default_supervisor()
         binary = settings.binary or tansu_binary()
         last_error = "no attempt"
         # A free port can be taken between the pick and tansu's bind: try a few.
-        attempts = 1 if settings.broker_port else PORT_ATTEMPTS
+        attempts = 1 if fixed_port else PORT_ATTEMPTS
         for _ in range(attempts):
-            port = settings.broker_port or _free_port()
+            port = fixed_port or _free_port()
             argv = [
                 str(binary),
                 "broker",
@@ -288,6 +314,7 @@ class LocalMskCluster:
             log.info("MSK cluster %s: tansu stopped", self.settings.cluster_arn)
             self._process = None
         self._broker_port = None
+        self._advertised = None
 
 
 def _free_port() -> int:

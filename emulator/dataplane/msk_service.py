@@ -4,24 +4,34 @@ CreateCluster (and CreateClusterV2) start a :class:`~.msk.LocalMskCluster` once 
 the cluster; its front door's address becomes the cluster's IAM bootstrap string
 (:func:`emulator.kafka.serve_iam_listener`); DeleteCluster stops it. A cluster that cannot
 be served makes CreateCluster fail, rather than leave a cluster nothing listens for.
+
+With :class:`S3BrokerStorage` each broker keeps its log in a bucket of the emulator's own S3
+(tansu's ``s3://`` storage engine), so the broker can be killed and restarted without losing
+what it acknowledged, as an MSK broker's EBS volume survives a broker restart. The bucket,
+``emulator-msk-<cluster uuid>``, is the emulator's, not the platform's; DeleteCluster empties
+and removes it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from moto.kafka.exceptions import KafkaException
 from moto.kafka.models import KafkaBackend
+from moto.s3.models import s3_backends
 
 from .. import kafka as kafka_control_plane
 from .._compat import patch_attribute
 from .credentials import IamPolicyAuthorizer, MotoIdentities
 from .kafka_event_sources import ClusterAccess
-from .msk import LocalMskCluster, MskClusterSettings
+from .msk import MEMORY_STORAGE, LocalMskCluster, MskClusterSettings
+from .msk_auth import ClusterArns
 from .supervisor import Supervisor
 from .tls import TlsFiles
 
@@ -35,6 +45,49 @@ class _ClusterNotServed(KafkaException):
         super().__init__("InternalServerErrorException", message)
 
 
+@dataclass(frozen=True)
+class S3BrokerStorage:
+    """tansu's log in a bucket of the emulator's S3, reached at ``endpoint_url``."""
+
+    endpoint_url: str
+
+    def __post_init__(self) -> None:
+        if not self.endpoint_url.startswith("http://"):
+            raise ValueError(
+                f"endpoint_url must be the emulator's http:// URL: {self.endpoint_url}"
+            )
+
+    @staticmethod
+    def bucket_for(arns: ClusterArns) -> str:
+        uuid = re.sub(r"[^a-z0-9-]", "-", arns.cluster_uuid.lower())
+        return f"emulator-msk-{uuid}"[:63].rstrip("-")
+
+    def prepare(self, arns: ClusterArns) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """Creates the cluster's bucket; answers tansu's storage URL and environment."""
+        bucket = self.bucket_for(arns)
+        backend = s3_backends[arns.account_id][arns.partition]
+        if bucket not in backend.buckets:
+            backend.create_bucket(bucket, arns.region)
+        environment = (
+            ("AWS_ENDPOINT", self.endpoint_url),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_ACCESS_KEY_ID", "testing"),  # the emulator's root identity
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_DEFAULT_REGION", arns.region),
+        )
+        return f"s3://{bucket}/", environment
+
+    def release(self, arns: ClusterArns) -> None:
+        """Empties and removes the cluster's bucket: a new cluster starts with no topics."""
+        backend = s3_backends[arns.account_id][arns.partition]
+        bucket = self.bucket_for(arns)
+        if bucket not in backend.buckets:
+            return
+        for key in list(backend.buckets[bucket].keys.keys()):
+            backend.delete_object(bucket, key)
+        backend.delete_bucket(bucket)
+
+
 class MskService:
     """The local brokers of the clusters moto holds."""
 
@@ -45,8 +98,10 @@ class MskService:
         tls: TlsFiles,
         identities: MotoIdentities,
         log_dir: Path,
+        storage: S3BrokerStorage | None = None,
     ) -> None:
         self.supervisor = supervisor
+        self.storage = storage
         self.tls = tls
         self.identities = identities
         self.authorizer = IamPolicyAuthorizer(identities.policies)
@@ -56,9 +111,17 @@ class MskService:
 
     def serve(self, cluster_arn: str, name: str) -> LocalMskCluster:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        engine: str = MEMORY_STORAGE
+        environment: tuple[tuple[str, str], ...] = ()
+        if self.storage is not None:
+            engine, environment = self.storage.prepare(ClusterArns(cluster_arn))
         cluster = LocalMskCluster(
             MskClusterSettings(
-                cluster_arn=cluster_arn, tls=self.tls, log_file=self.log_dir / f"{name}.log"
+                cluster_arn=cluster_arn,
+                tls=self.tls,
+                log_file=self.log_dir / f"{name}.log",
+                storage_engine=engine,
+                broker_environment=environment,
             ),
             credentials=self.identities.lookup,
             authorizer=self.authorizer,
@@ -77,6 +140,8 @@ class MskService:
             cluster = self._clusters.pop(cluster_arn, None)
         if cluster is not None:
             cluster.stop()
+            if self.storage is not None:
+                self.storage.release(cluster.settings.arns)
 
     def access(self, cluster_arn: str) -> ClusterAccess | None:
         with self._lock:

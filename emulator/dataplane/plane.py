@@ -13,7 +13,12 @@ Two controls join moto's own ``/moto-api``:
 * ``GET /moto-api/acme/status``: what runs where (brokers, functions' environments,
   schedules, event source mappings) as JSON;
 * ``POST /moto-api/acme/fire-rule`` with ``{"rule": "<name or ARN>"}``: fire a scheduled
-  rule now (``python -m emulator fire-rule <name>``).
+  rule now (``python -m emulator fire-rule <name>``);
+* ``GET|POST /moto-api/acme/faults``: break one part of the data plane on purpose, for the
+  fault suite (:mod:`.faults`).
+
+MSK brokers keep their logs in the emulator's S3 (:class:`.msk_service.S3BrokerStorage`), so a
+killed broker restarts with everything it acknowledged.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from .._compat import patch_attribute
 from . import apigateway_moto, athena
 from .apigateway import ApiGateway, GatewaySettings
 from .credentials import IamPolicyAuthorizer, MotoIdentities
+from .faults import FAULTS_PATH, FaultControl, FaultError, install_dynamodb_faults
 from .firehose_delivery import FirehoseDelivery
 from .kafka_event_sources import KafkaEventSources
 from .lambda_async import DEFAULT_TIME_SCALE
@@ -37,7 +43,7 @@ from .lambda_logs import MotoLogsSink
 from .lambda_runtime import LambdaRuntime
 from .lambda_service import LambdaService, invoke_permitted
 from .lambda_site import load_site
-from .msk_service import MskService
+from .msk_service import MskService, S3BrokerStorage
 from .schedules import Schedules
 from .supervisor import Supervisor, default_supervisor
 from .tls import TlsFiles, ensure_local_ca
@@ -85,6 +91,10 @@ class DataPlane:
             tls=self.tls,
             identities=self.identities,
             log_dir=settings.workdir / "msk",
+            storage=S3BrokerStorage(settings.endpoint_url),
+        )
+        self.faults = FaultControl(
+            clusters=self.msk.clusters, environments=self.runtime.environments
         )
         self.gateway = ApiGateway(
             apis=apigateway_moto.MotoApis(),
@@ -131,6 +141,8 @@ class DataPlane:
         self._follow_moto_reset()
         moto_api_urls.url_paths["{0}" + STATUS_PATH + "$"] = self._status_response
         moto_api_urls.url_paths["{0}" + FIRE_RULE_PATH + "$"] = self._fire_response
+        moto_api_urls.url_paths["{0}" + FAULTS_PATH + "$"] = self._faults_response
+        install_dynamodb_faults(self.faults.faults)
         self.firehose.start()
         self.schedules.start()
         self.event_sources.start()
@@ -150,6 +162,7 @@ class DataPlane:
         patch_attribute(MotoAPIBackend, "reset", reset_everything)
 
     def stop(self) -> None:
+        self.faults.faults.clear()
         self.event_sources.stop()
         self.schedules.stop()
         self.firehose.stop()
@@ -209,6 +222,21 @@ class DataPlane:
             return 404, content_type, json.dumps({"error": str(error.args[0])}).encode()
         targets = self.schedules.fire(rule)
         return 200, content_type, json.dumps({"rule": rule.arn, "targets": targets}).encode()
+
+    def _faults_response(
+        self, request: Any, full_url: str, headers: Any
+    ) -> tuple[int, dict[str, str], bytes]:
+        content_type = {"Content-Type": "application/json"}
+        if request.method == "GET":
+            return 200, content_type, json.dumps({"faults": self.faults.faults.status()}).encode()
+        length = int(headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(request.environ["wsgi.input"].read(length) or b"null")
+            answer = self.faults.act(body)
+        except (ValueError, FaultError) as error:  # FaultError names the problem
+            return 400, content_type, json.dumps({"error": str(error)}).encode()
+        log.warning("fault injected: %s", answer)
+        return 200, content_type, json.dumps(answer).encode()
 
 
 def start(settings: DataPlaneSettings) -> DataPlane:
