@@ -37,7 +37,7 @@ ifneq ($(strip $(TF_PLUGIN_DIR)),)
 export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
 endif
 
-.PHONY: help venv web-vendor packages lambda-runtime synth validate security lint lint-workflows test bench deploy plan apply-plans bootstrap deploy-local destroy-local fire-schedule distributions dashboard-user query clean \
+.PHONY: help venv web-vendor packages lambda-runtime synth validate security lint lint-workflows test bench deploy plan apply-plans bootstrap deploy-local destroy-local fire-schedule distributions dashboard-user query redrive faults clean \
 	ci-plan pr-comment ci-find-plan ci-check-plan ci-apply
 
 help: ## List the targets
@@ -223,6 +223,23 @@ dashboard-user: venv ## Create a dashboard user on the local platform (USERNAME=
 NAME ?=
 query: venv ## Run a saved Athena query on the local platform and print its rows (NAME=...)
 	$(PY) -m ops.query --endpoint http://127.0.0.1:$(LOCAL_PORT) $(if $(NAME),--name $(NAME),--list)
+
+# FAULTS=broker-crash,producer-crash runs only those (python -m ops.faults --help lists them).
+FAULTS ?=
+faults: venv ## Break the deployed local platform one part at a time; print what was lost (after make deploy-local)
+	$(PY) -m ops.faults $(LOCAL_ARGS) $(if $(strip $(FAULTS)),--only $(FAULTS)) \
+		--json $(LOCAL_DIR)/faults.json
+
+# The producer's on-failure queue, published again (docs/runbook.md). LOCAL=1: the local
+# platform; else QUEUE_URL and FUNCTION are the data-gen outputs producer_failure_queue_url
+# and producer_function_name. DRY_RUN=1 only shows what would be sent.
+QUEUE_URL ?=
+FUNCTION  ?=
+DRY_RUN   ?=
+redrive: venv ## Publish the batches in the producer's failure queue again (LOCAL=1, or QUEUE_URL= FUNCTION=)
+	$(PY) -m ops.redrive $(if $(strip $(LOCAL)),--outputs $(LOCAL_DIR)/outputs.json \
+		--endpoint http://127.0.0.1:$(LOCAL_PORT),--queue-url '$(QUEUE_URL)' --function '$(FUNCTION)') \
+		$(if $(strip $(DRY_RUN)),--dry-run)
 
 destroy-local: venv $(TF_CONFIG_DEP) ## Destroy the local deploy in reverse order and stop the emulator
 	$(PY) -m ops.local destroy $(LOCAL_ARGS)
