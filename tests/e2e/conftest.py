@@ -25,6 +25,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/e2e/" in str(item.path):
             item.add_marker(pytest.mark.xdist_group("e2e"))
+    # The fault suite last: it kills the broker and fails the services the others read.
+    items.sort(key=lambda item: item.path.name == "test_e2e_faults.py")
 
 
 @pytest.fixture(scope="session")

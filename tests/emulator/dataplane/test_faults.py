@@ -125,7 +125,7 @@ def test_worker_kill_waits_for_a_running_invocation_of_that_function() -> None:
 
     idle = [EnvironmentInfo(PRODUCER, "e2", "s", 22, False, 3)]
     started = time.monotonic()
-    with pytest.raises(FaultError, match="no invocation of acme-producer ran within 0.3 s"):
+    with pytest.raises(FaultError, match=r"no invocation of acme-producer ran within 0\.3 s"):
         control(environments=idle, killed=killed).act(
             {"fault": "worker-kill", "function": "acme-producer", "wait_seconds": 0.3}
         )
