@@ -118,7 +118,7 @@ lint-workflows: venv ## actionlint and zizmor (offline) over .github/workflows
 	$(ZIZMOR) --offline --no-progress .github/workflows
 
 test: lint security lambda-runtime web-vendor $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Lint, the checkov gate, then the whole test suite
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 3 --dist loadgroup
 
 bench: packages $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Measure synth, handlers and deploy-local beside their baselines (build/bench.json)
 	$(PY) -m bench $(BENCH)

@@ -21,12 +21,12 @@ from tests.support.local_platform import LocalPlatform, free_port, make
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Under pytest-xdist (make test), every test of the shared deployment runs on one worker.
+    # Under pytest-xdist (make test), every test of the shared deployment runs on one worker;
+    # the fault suite, on a deployment of its own, on another beside it.
     for item in items:
         if "tests/e2e/" in str(item.path):
-            item.add_marker(pytest.mark.xdist_group("e2e"))
-    # The fault suite last: it kills the broker and fails the services the others read.
-    items.sort(key=lambda item: item.path.name == "test_e2e_faults.py")
+            group = "faults" if item.path.name == "test_e2e_faults.py" else "e2e"
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
