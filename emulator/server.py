@@ -43,6 +43,7 @@ from . import (
     firehose,
     iam_conditions,
     kafka,
+    lambda_create,
     lambda_esm,
     warmup,
 )
@@ -58,6 +59,7 @@ def install_extensions() -> None:
     athena.install()
     ec2_rules.install()
     kafka.install()
+    lambda_create.install()
     lambda_esm.install()
     firehose.install()
     iam_conditions.install()

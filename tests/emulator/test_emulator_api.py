@@ -283,6 +283,30 @@ def create_function(aws: Aws, zip_bytes: bytes) -> str:
     return arn
 
 
+def test_a_retried_create_function_answers_as_the_first_and_only_that(
+    aws: Aws, lambda_zip: bytes
+) -> None:
+    # A client retrying after a lost response sends the very same body: it gets the first
+    # answer. Anything else naming an existing function is still ResourceConflictException.
+    lam = aws("lambda")
+    existing = lam.get_function(FunctionName=create_function(aws, lambda_zip))
+    role_arn = existing["Configuration"]["Role"]
+    request = {
+        "FunctionName": unique("retried"),
+        "Runtime": "python3.13",
+        "Role": role_arn,
+        "Handler": "handler.handler",
+        "Code": {"ZipFile": lambda_zip},
+    }
+    first = lam.create_function(**request)
+    again = lam.create_function(**request)
+    assert again["FunctionArn"] == first["FunctionArn"]
+    assert again["CodeSha256"] == first["CodeSha256"]
+    with pytest.raises(ClientError) as conflict:
+        lam.create_function(**{**request, "Handler": "handler.other"})
+    assert conflict.value.response["Error"]["Code"] == "ResourceConflictException"
+
+
 def test_invoke_runs_the_function_without_docker(aws: Aws, lambda_zip: bytes) -> None:
     function_arn = create_function(aws, lambda_zip)
     payload = json.dumps({"action": "seed", "topic": "acme-telemetry"}).encode()
