@@ -37,7 +37,7 @@ ifneq ($(strip $(TF_PLUGIN_DIR)),)
 export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
 endif
 
-.PHONY: help venv web-vendor packages lambda-runtime synth validate security lint lint-workflows test bench deploy plan apply-plans bootstrap deploy-local destroy-local fire-schedule distributions dashboard-user query redrive faults clean \
+.PHONY: help venv web-vendor packages lambda-runtime synth validate security lint ruff lint-workflows test bench deploy plan apply-plans bootstrap deploy-local destroy-local fire-schedule distributions dashboard-user query redrive faults clean \
 	ci-plan pr-comment ci-find-plan ci-check-plan ci-apply
 
 help: ## List the targets
@@ -104,10 +104,12 @@ $(CHECKOV_VENV)/.installed: security/requirements-checkov.txt | $(VENV)/.install
 security: synth $(CHECKOV_VENV)/.installed ## checkov over the stacks: every failure needs its reason in security/checkov-accepted.yaml
 	$(PY) -m ops.checkov_gate --stacks $(OUT)/stacks --checkov $(CHECKOV_VENV)/bin/checkov
 
-lint: venv lint-workflows ## ruff and mypy over the whole tree, actionlint and zizmor over the workflows
+lint: ruff lint-workflows ## ruff and mypy over the whole tree, actionlint and zizmor over the workflows
+	$(VENV)/bin/mypy .
+
+ruff: venv ## ruff's checks and its formatting check over the whole tree
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy .
 
 # Both from requirements-dev.txt. zizmor runs offline: CI has no GitHub token to give it, and
 # its online audits (known-vulnerable action versions) would make the result depend on the day.
@@ -117,8 +119,15 @@ lint-workflows: venv ## actionlint and zizmor (offline) over .github/workflows
 	$(ACTIONLINT) -no-color .github/workflows/*.yml
 	$(ZIZMOR) --offline --no-progress .github/workflows
 
-test: lint security lambda-runtime web-vendor $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Lint, the checkov gate, then the whole test suite
-	$(PY) -m pytest -n 3 --dist loadgroup
+# mypy (about 90 s from a fresh clone) checks beside pytest, not before it: the end-to-end
+# workers mostly wait on deploys, so CI pays for it once rather than on top of the tests.
+test: ruff lint-workflows security lambda-runtime web-vendor $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Lint, the checkov gate, then the whole test suite (mypy beside it)
+	@mkdir -p $(BUILD)
+	$(VENV)/bin/mypy . > $(BUILD)/mypy.log 2>&1 & mypy=$$!; \
+	status=0; $(PY) -m pytest -n 3 --dist loadgroup || status=$$?; \
+	if wait $$mypy; then echo "mypy: $$(tail -n 1 $(BUILD)/mypy.log)"; \
+	else cat $(BUILD)/mypy.log; echo "mypy failed" >&2; status=1; fi; \
+	exit $$status
 
 bench: packages $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Measure synth, handlers and deploy-local beside their baselines (build/bench.json)
 	$(PY) -m bench $(BENCH)

@@ -124,7 +124,7 @@ class Topic:
         """The next offset to read in every partition: after :meth:`read`, each one's end."""
         return {f"{tp.topic}-{tp.partition}": self._consumer.position(tp) for tp in self.partitions}
 
-    def read(self, idle_seconds: float = 3.0, timeout: float = 120) -> Counter[str]:
+    def read(self, idle_seconds: float = 2.0, timeout: float = 120) -> Counter[str]:
         """Reads on until the topic has nothing more for ``idle_seconds``; answers every
         event_id's copies. (Not up to ListOffsets' end: tansu answers the base offset of the
         last batch + 1 there, short of the real end.)"""
@@ -423,7 +423,7 @@ class Suite:
             return wanted <= set(self.lake.read())
 
         try:
-            wait_for(complete, timeout, "the lake to hold every topic event", interval=5)
+            wait_for(complete, timeout, "the lake to hold every topic event", interval=2)
         except SuiteError as error:
             self.say(f"   {error}")
         counts = self.lake.read()
