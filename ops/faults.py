@@ -34,7 +34,9 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 import secrets
+import subprocess
 import sys
 import threading
 import time
@@ -54,7 +56,7 @@ from emulator.dataplane.credentials import Credentials
 from emulator.dataplane.kafka_event_sources import RoleTokenProvider
 
 from .local import REGION, create_dashboard_user
-from .redrive import Target, queued_payloads, redrive
+from .redrive import Target, queued_payloads
 from .stacks import ROOT
 
 STATIC: Final = Credentials("testing", "testing")  # the emulator's root identity
@@ -65,6 +67,9 @@ OUTAGE_LIMIT_SECONDS: Final = 300
 QUIET_TIMEOUT_SECONDS: Final = 180
 # Two of Firehose's 60 s buffer intervals and its S3 retries.
 LAKE_TIMEOUT_SECONDS: Final = 180
+REDRIVEN: Final = re.compile(
+    r"redriven \d+ invocation\(s\), (?P<events>\d+) event\(s\); left in the queue: (?P<left>\d+)"
+)
 
 
 class SuiteError(RuntimeError):
@@ -215,9 +220,11 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: floa
 
 
 class Suite:
-    def __init__(self, endpoint: str, outputs: dict[str, dict[str, Any]], out: Any) -> None:
+    def __init__(self, endpoint: str, outputs_file: Path, out: Any) -> None:
         self.endpoint = endpoint
-        self.outputs = outputs
+        self.outputs_file = outputs_file
+        self.outputs: dict[str, dict[str, Any]] = json.loads(outputs_file.read_text())
+        outputs = self.outputs
         self.out = out
         session = boto3.session.Session(
             aws_access_key_id=STATIC.access_key_id,
@@ -366,10 +373,7 @@ class Suite:
         queued = self.queued_events()
         row.failure_queue = len(queued)
         if queued:
-            report = redrive(self.client("sqs"), self._lambda(), self.failures, out=self.out)
-            row.redriven = report.redriven_events
-            if report.left:
-                row.notes.append(f"{len(report.left)} message(s) left after the redrive")
+            self.redrive(row)
             self.quiet()
         generated_after, _ = self.snapshot()
         row.generated = generated_after - generated_before
@@ -403,17 +407,24 @@ class Suite:
         )
         return row
 
-    def _lambda(self) -> Any:
-        from botocore.config import Config
-
-        return boto3.client(
-            "lambda",
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id=STATIC.access_key_id,
-            aws_secret_access_key=STATIC.secret_access_key,
-            config=Config(read_timeout=960, retries={"max_attempts": 1, "mode": "standard"}),
+    def redrive(self, row: Row) -> None:
+        """The documented redrive (``make redrive LOCAL=1`` runs this same command)."""
+        command = [sys.executable, "-m", "ops.redrive", "--outputs", str(self.outputs_file)]
+        ran = subprocess.run(
+            [*command, "--endpoint", self.endpoint],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=960,
         )
+        self.say(ran.stdout.rstrip())
+        done = REDRIVEN.search(ran.stdout)
+        if done is None:
+            raise SuiteError(f"the redrive failed ({ran.returncode}): {ran.stderr[-2000:]}")
+        row.redriven = int(done["events"])
+        if int(done["left"]):
+            row.notes.append(f"{done['left']} message(s) left after the redrive")
 
     def settle_lake(self, rows: list[Row], timeout: float) -> None:
         """Wait until the lake holds every topic event, then count each fault's share."""
@@ -567,10 +578,9 @@ def suite_for(endpoint: str, outputs_file: Path, out: Any) -> Iterator[Suite]:
     if not is_healthy(endpoint):
         raise SuiteError(f"no emulator answers on {endpoint}: run make deploy-local first")
     try:
-        outputs = json.loads(outputs_file.read_text())
+        suite = Suite(endpoint, outputs_file, out)
     except (OSError, ValueError) as error:
         raise SuiteError(f"{outputs_file}: {error}; run make deploy-local first") from None
-    suite = Suite(endpoint, outputs, out)
     try:
         yield suite
     finally:

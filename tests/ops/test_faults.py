@@ -42,3 +42,12 @@ def test_the_table_has_a_row_a_fault_and_says_what_failed() -> None:
 
 def test_every_fault_says_what_it_breaks() -> None:
     assert all(what for what, _ in FAULTS.values())
+
+
+def test_the_suite_reads_the_redrive_commands_last_line() -> None:
+    from ops.faults import REDRIVEN
+    from ops.redrive import Report
+
+    done = REDRIVEN.search(Report(redriven_messages=2, redriven_events=598, left=["x"]).line())
+    assert done is not None
+    assert (done["events"], done["left"]) == ("598", "1")
