@@ -120,10 +120,11 @@ lint-workflows: venv ## actionlint and zizmor (offline) over .github/workflows
 	$(ZIZMOR) --offline --no-progress .github/workflows
 
 # mypy (about 90 s from a fresh clone) checks beside pytest, not before it: the end-to-end
-# workers mostly wait on deploys, so CI pays for it once rather than on top of the tests.
+# workers mostly wait on deploys, so CI pays for it once rather than on top of the tests
+# (niced: the deploys on the critical path come first).
 test: ruff lint-workflows security lambda-runtime web-vendor $(if $(strip $(TF_PLUGIN_DIR)),$(TF_CLI_CONFIG)) ## Lint, the checkov gate, then the whole test suite (mypy beside it)
 	@mkdir -p $(BUILD)
-	$(VENV)/bin/mypy . > $(BUILD)/mypy.log 2>&1 & mypy=$$!; \
+	nice -n 10 $(VENV)/bin/mypy . > $(BUILD)/mypy.log 2>&1 & mypy=$$!; \
 	status=0; $(PY) -m pytest -n 3 --dist loadgroup || status=$$?; \
 	if wait $$mypy; then echo "mypy: $$(tail -n 1 $(BUILD)/mypy.log)"; \
 	else cat $(BUILD)/mypy.log; echo "mypy failed" >&2; status=1; fi; \

@@ -65,6 +65,8 @@ SUITE_USER: Final = "fault-suite"
 # Lambda's retry delays scaled down by the emulator) to end in the failure queue.
 OUTAGE_LIMIT_SECONDS: Final = 300
 QUIET_TIMEOUT_SECONDS: Final = 180
+# Long enough for the batch fired at its start to reach the consumer (and its retries) inside.
+SERVICE_FAULT_SECONDS: Final = 12
 # Two of Firehose's 60 s buffer intervals and its S3 retries.
 LAKE_TIMEOUT_SECONDS: Final = 180
 REDRIVEN: Final = re.compile(
@@ -500,7 +502,7 @@ def timed(body: dict[str, Any], seconds: int) -> Callable[[Suite, Row], None]:
 def table_fault(mode: str) -> Callable[[Suite, Row], None]:
     def inject(suite: Suite, row: Row) -> None:
         body = {"fault": "dynamodb", "mode": mode, "table": suite.connections_table}
-        timed(body, 20)(suite, row)
+        timed(body, SERVICE_FAULT_SECONDS)(suite, row)
 
     return inject
 
@@ -523,11 +525,17 @@ FAULTS: Final[dict[str, tuple[str, Callable[[Suite, Row], None]]]] = {
         broker_outage,
     ),
     "producer-crash": ("the producer's worker killed mid-invocation", producer_crash),
-    "table-throttled": ("the connections table throttling for 20 s", table_fault("throttle")),
-    "table-failing": ("the connections table answering 500 for 20 s", table_fault("error")),
+    "table-throttled": (
+        f"the connections table throttling for {SERVICE_FAULT_SECONDS} s",
+        table_fault("throttle"),
+    ),
+    "table-failing": (
+        f"the connections table answering 500 for {SERVICE_FAULT_SECONDS} s",
+        table_fault("error"),
+    ),
     "connections-500": (
-        "the @connections API answering 500 for 20 s",
-        timed({"fault": "connections", "status": 500}, 20),
+        f"the @connections API answering 500 for {SERVICE_FAULT_SECONDS} s",
+        timed({"fault": "connections", "status": 500}, SERVICE_FAULT_SECONDS),
     ),
     "lake-writes-failing": ("Firehose's writes to S3 failing for 75 s", lake_writes_failing),
 }
