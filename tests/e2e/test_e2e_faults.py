@@ -24,9 +24,9 @@ from tests.support.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-# tansu's S3 storage after SIGKILL: in 1 of 3 CI runs on 2026-12-02 the broker crash lost 27
-# of 2,000 events (one partition's share of one produce request), while every other fault
-# lost none. Which side drops them (a write acknowledged before it was stored, or the
+# tansu's S3 storage after SIGKILL: in 2 of 4 CI runs on 2026-12-02 the broker crash lost 27
+# and 20 of 2,000 events (a partition's share of a produce request), while every other
+# fault lost none. Which side drops them (a write acknowledged before it was stored, or the
 # idempotent producer's retry taken for a duplicate by the restarted broker) is not known;
 # README "Delivery guarantees" says so. Every other fault must lose nothing.
 KNOWN_BROKER_LOSS = frozenset({"broker-crash"})
@@ -74,9 +74,9 @@ def test_every_fault_is_survived_and_every_loss_reported(faults_platform: tuple[
             continue
         assert row["lost"] == 0, (name, row)
         assert row["in_topic"] == row["generated"], (name, row)
-    # The suite exits 1 exactly when it reported a loss.
+    # The suite fails (make answers 2 for its exit 1) exactly when it reported a loss.
     lossy = any(row["lost"] for row in rows.values())
-    assert ran.returncode == (1 if lossy else 0), ran.stdout[-6000:] + ran.stderr[-3000:]
+    assert (ran.returncode != 0) == lossy, ran.stdout[-6000:] + ran.stderr[-3000:]
     # The outage outlasted the producer's retries: its batch went to the failure queue, and
     # the redrive published every event of it.
     outage = rows["broker-outage"]
